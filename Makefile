@@ -1,0 +1,63 @@
+# crm_management: Freshsales -> dlt -> raw -> dbt -> marts.
+# Every target is idempotent; `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= out
+SCALE ?=
+
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export RUNTIME__DLTHUB_TELEMETRY := false
+export DO_NOT_TRACK := 1
+
+.PHONY: help setup sandbox extract build demo test lint docs export bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+profiles.yml: profiles.example.yml
+	@test -f profiles.yml || cp profiles.example.yml profiles.yml
+	@echo "profiles.yml ready (edit it or set DBT_TARGET / PG* / DUCKDB_PATH)"
+
+setup: $(STAMP) profiles.yml ## Create .venv, install requirements.txt and write profiles.yml (no-op when up to date)
+
+sandbox: setup ## Run the sandbox CRM in the foreground (ARGS="--deals 100000 --port 8080")
+	$(PY) -m extract.sandbox $(ARGS)
+
+extract: setup ## Extract the CRM (or the demo sandbox when CRM_BASE_URL is unset) into raw
+	$(PY) -m extract run $(ARGS)
+
+build: setup ## dbt build: raw -> staging -> intermediate -> marts, with all tests
+	$(BIN)/dbt build --target $${DBT_TARGET:-duckdb}
+
+demo: setup ## The main job end to end on DuckDB against the demo sandbox, then a summary of the marts
+	$(PY) -m extract.demo
+
+test: setup lint ## Lint, then every test (sandbox, extractor, dbt on DuckDB and PostgreSQL, tools)
+	$(BIN)/pytest -q tests
+
+lint: setup ## ruff on the Python, sqlfluff on the dbt models
+	$(BIN)/ruff check extract tests
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/macros --processes 2
+
+docs: setup ## Generate the dbt docs site and serve it on http://localhost:8081
+	$(BIN)/dbt docs generate --target $${DBT_TARGET:-duckdb}
+	$(BIN)/dbt docs serve --port 8081 --host 127.0.0.1 --no-browser
+
+export: setup ## Export the marts to OUT=DIR as json, csv and parquet
+	$(PY) -m extract export --out $(OUT) --format json,csv,parquet
+
+bench: setup ## Measure the pipeline at scale (SCALE=1000000 for the big run); writes bench/results.md
+	$(PY) -m bench $(if $(SCALE),--scale $(SCALE),)
+
+clean: ## Remove build output and the local DuckDB file (keeps .venv)
+	rm -rf target logs dbt_packages .dlt/pipelines crm.duckdb crm.duckdb.wal
