@@ -1,0 +1,61 @@
+"""SandboxConfig: every flag of ``python -m extract.sandbox`` as one value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .catalog import VIEW_DEFAULTS
+
+MAX_DIRT_RATE = 0.5
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """What the sandbox serves and how it misbehaves. Defaults suit a demo."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    api_key: str = "demo"
+    seed: int = 42
+    accounts: int = 200
+    contacts: int = 1000
+    deals: int = 1500
+    dirt_rate: float = 0.05
+    all_deals_view: bool = True
+    # "module:key" -> view name, e.g. {"deals:open": "Open Opportunities"}.
+    view_names: dict[str, str] = field(default_factory=dict)
+    latency_ms: float = 0.0
+    rate_limit: int = 0  # requests per second; 0 = unlimited
+    fail_rate: float = 0.0
+    fail_ids: frozenset[int] = frozenset()
+    fail_ids_status: int = 400
+    manifest: str | None = None
+    access_log: bool = False
+
+    def validate(self) -> None:
+        """Raise ValueError with one clear sentence when a value is out of range."""
+        for name in ("accounts", "contacts", "deals"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name} must be >= 0")
+        if not 0 <= self.dirt_rate <= MAX_DIRT_RATE:
+            raise ValueError(f"--dirt-rate must be between 0 and {MAX_DIRT_RATE}")
+        if not 0 <= self.fail_rate <= 1:
+            raise ValueError("--fail-rate must be between 0 and 1")
+        if self.rate_limit < 0:
+            raise ValueError("--rate-limit must be >= 0")
+        if self.latency_ms < 0:
+            raise ValueError("--latency-ms must be >= 0")
+        if not 0 <= self.port <= 65535:
+            raise ValueError("--port must be between 0 and 65535")
+        if not self.api_key:
+            raise ValueError("the API key must not be empty")
+        if self.fail_ids_status not in (400, 500):
+            raise ValueError("--fail-ids-status must be 400 or 500")
+        known = {f"{m}:{k}" for m, views in VIEW_DEFAULTS.items() for k, _, _ in views}
+        for key in self.view_names:
+            if key not in known:
+                raise ValueError(f"unknown view {key!r}; known: {', '.join(sorted(known))}")
+
+    def size(self, entity: str) -> int:
+        return {"sales_accounts": self.accounts, "contacts": self.contacts,
+                "deals": self.deals}[entity]
