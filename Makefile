@@ -47,7 +47,7 @@ test: setup lint ## Lint, then every test (sandbox, extractor, dbt on DuckDB and
 
 lint: setup ## ruff on the Python, sqlfluff on the dbt models
 	$(BIN)/ruff check extract tests
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/macros --processes 2
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/analyses --processes 2
 
 docs: setup ## Generate the dbt docs site and serve it on http://localhost:8081
 	$(BIN)/dbt docs generate --target $${DBT_TARGET:-duckdb}

@@ -1,0 +1,78 @@
+{#-
+    The preset map (var `crm_presets`, chosen by var `crm_preset`) names the
+    raw field behind every canonical column, and for ids that name a label
+    the selector table that resolves them (docs/contract.md section 6).
+-#}
+{% macro preset_entry(entity, column) -%}
+    {%- set preset_name = var('crm_preset') -%}
+    {%- set presets = var('crm_presets') -%}
+    {%- if preset_name not in presets -%}
+        {{ exceptions.raise_compiler_error(
+            "crm_preset '" ~ preset_name ~ "' is not one of "
+            ~ presets.keys() | list | join(', ')) }}
+    {%- endif -%}
+    {%- set entry = presets[preset_name].get(entity, {}).get(column) -%}
+    {%- if entry is none or 'field' not in entry -%}
+        {{ exceptions.raise_compiler_error(
+            "crm_presets." ~ preset_name ~ "." ~ entity ~ "." ~ column
+            ~ " needs a `field`") }}
+    {%- endif -%}
+    {{ return(entry) }}
+{%- endmacro %}
+
+{#-
+    preset_text(entity, column, source_alias): the raw value behind a
+    canonical column as trimmed text (NULL when empty). A selector column
+    yields the label of the selector entry its id points at.
+-#}
+{% macro preset_text(entity, column, source_alias='source') -%}
+    {%- set entry = preset_entry(entity, column) -%}
+    {%- if entry.get('selector') -%}
+        {{ clean_text(_selector_alias(column) ~ '.name') }}
+    {%- else -%}
+        {{ clean_text('cast(' ~ source_alias ~ '.' ~ entry.field
+            ~ ' as ' ~ dbt.type_string() ~ ')') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- One left join per selector column of the entity under the preset. -#}
+{% macro preset_selector_joins(entity, source_alias='source') -%}
+    {%- set preset = var('crm_presets')[var('crm_preset')][entity] -%}
+    {%- for column, entry in preset.items() if entry.get('selector') %}
+    left join {{ source('freshsales', entry.selector) }}
+        as {{ _selector_alias(column) }}
+        on {{ source_alias }}.{{ entry.field }} = {{ _selector_alias(column) }}.id
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro _selector_alias(column) -%}
+    selector_{{ column }}
+{%- endmacro %}
+
+{#-
+    preset_variant_filled(entity, column, relation, source_alias): TRUE when
+    dlt put the value of the column's field into a variant column
+    (`amount__v_text`) because its type clashed with the declared one; such a
+    record is uncastable. FALSE when no variant column exists.
+-#}
+{% macro preset_variant_filled(entity, column, relation,
+        source_alias='source') -%}
+    {%- set entry = preset_entry(entity, column) -%}
+    {%- set variants = [] -%}
+    {%- if execute and not entry.get('selector') -%}
+        {%- for col in adapter.get_columns_in_relation(relation) -%}
+            {%- if (col.name | lower).startswith(
+                    entry.field | lower ~ '__v_') -%}
+                {%- do variants.append(col.name) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if variants -%}
+        ({%- for name in variants -%}
+            {{ source_alias }}.{{ adapter.quote(name) }} is not null
+            {%- if not loop.last %} or {% endif -%}
+        {%- endfor -%})
+    {%- else -%}
+        false
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,63 @@
+{#-
+    Rejection rules shared by the intermediate models (docs/contract.md 5).
+    A record gets one reason, the first in this precedence: deleted (not a
+    rejection: counted), missing:<column>, invalid:<column>,
+    unmapped:<column>, duplicate_of:<id>, orphan.
+-#}
+
+{#- The latest version per CRM id (raw merges on id; this guards re-loads). -#}
+{% macro latest_version_rank() -%}
+    row_number() over (
+        partition by id
+        order by updated_at desc nulls last, extracted_at desc
+    )
+{%- endmacro %}
+
+{#-
+    validation_reason(required, cast_columns, labels): the first of
+    missing:<required column>, invalid:<cast column>, unmapped:<label column>.
+    A cast column that failed is "invalid", not "missing". Labels are given
+    as (canonical column, raw label column) pairs.
+-#}
+{% macro validation_reason(required, cast_columns, labels) -%}
+    {%- set label_of = dict(labels) -%}
+    case
+        {%- for column in required %}
+        when {{ label_of.get(column, column) }} is null
+            {%- if column in cast_columns %}
+            and not has_invalid_{{ column }}
+            {%- endif %}
+            then 'missing:{{ column }}'
+        {%- endfor %}
+        {%- for column in cast_columns %}
+        when has_invalid_{{ column }} then 'invalid:{{ column }}'
+        {%- endfor %}
+        {%- for column, label_column in labels %}
+        when {{ column }} is null and {{ label_column }} is not null
+            then 'unmapped:{{ column }}'
+        {%- endfor %}
+    end
+{%- endmacro %}
+
+{#-
+    Duplicate detection on a business key among the live, valid records:
+    the most recently updated record is kept; ties go to the highest CRM id
+    (the record created last), so the choice never depends on row order.
+-#}
+{% macro kept_id_for_key(key_column) -%}
+    first_value(id) over (
+        partition by {{ key_column }}
+        order by updated_at desc, id desc
+        rows between unbounded preceding and unbounded following
+    )
+{%- endmacro %}
+
+{#- record_status / rejection_reason from validation and duplicate checks. -#}
+{% macro record_status(extra_reason='null') -%}
+    case
+        when is_deleted then 'deleted'
+        when coalesce(validation_reason, {{ extra_reason }}) is not null
+            then 'rejected'
+        else 'kept'
+    end
+{%- endmacro %}

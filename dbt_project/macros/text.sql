@@ -1,0 +1,39 @@
+{#-
+    clean_text(expr): trimmed text with runs of white space collapsed to one
+    space; empty text becomes NULL (so it counts as missing).
+-#}
+{% macro clean_text(expr) -%}
+    nullif(trim({{ collapse_spaces(expr) }}), '')
+{%- endmacro %}
+
+{#- normalize_label(expr): how seeds spell a label (trim, lower, one space). -#}
+{% macro normalize_label(expr) -%}
+    lower({{ clean_text(expr) }})
+{%- endmacro %}
+
+{% macro collapse_spaces(expr) -%}
+    {{ return(adapter.dispatch('collapse_spaces', 'crm_management')(expr)) }}
+{%- endmacro %}
+
+{% macro default__collapse_spaces(expr) -%}
+    regexp_replace({{ expr }}, '\s+', ' ', 'g')
+{%- endmacro %}
+
+{#-
+    json_text_object(pairs): JSON object text from [(key, text expr), ...].
+    Built by concatenation so that DuckDB and PostgreSQL produce the same
+    bytes (their JSON functions format differently). NULL -> null.
+-#}
+{% macro json_text_object(pairs) -%}
+    '{'
+    {%- for key, expr in pairs %}
+    || '"{{ key }}":' || {{ json_string(expr) }}
+    {%- if not loop.last %} || ','{% endif %}
+    {%- endfor %}
+    || '}'
+{%- endmacro %}
+
+{% macro json_string(expr) -%}
+    coalesce('"' || replace(replace(replace({{ expr }}, '\', '\\'),
+        '"', '\"'), chr(10), '\n') || '"', 'null')
+{%- endmacro %}

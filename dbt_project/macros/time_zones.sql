@@ -1,0 +1,31 @@
+{#-
+    to_utc_naive(expr): a timestamp with time zone -> naive timestamp in UTC.
+    DuckDB's date_trunc on a timestamptz follows the session time zone, so
+    staging stores naive UTC timestamps and nothing downstream depends on the
+    session. DuckDB and PostgreSQL share the AT TIME ZONE semantics.
+-#}
+{% macro to_utc_naive(expr) -%}
+    {{ return(adapter.dispatch('to_utc_naive', 'crm_management')(expr)) }}
+{%- endmacro %}
+
+{% macro default__to_utc_naive(expr) -%}
+    cast(({{ expr }}) at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{#-
+    utc_to_local(expr, time_zone): a naive UTC timestamp -> the naive wall
+    clock time in `time_zone` (an IANA name such as Europe/Berlin).
+-#}
+{% macro utc_to_local(expr, time_zone) -%}
+    {{ return(adapter.dispatch('utc_to_local', 'crm_management')(
+        expr, time_zone)) }}
+{%- endmacro %}
+
+{% macro default__utc_to_local(expr, time_zone) -%}
+    {%- if time_zone | upper == 'UTC' -%}
+        {{ expr }}
+    {%- else -%}
+        cast((({{ expr }}) at time zone 'UTC')
+            at time zone '{{ time_zone }}' as timestamp)
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,69 @@
+with
+
+deals as (
+    select * from {{ ref('int_deals_validated') }}
+),
+
+-- Only live, valid records compete for a business key.
+candidates as (
+    select
+        id,
+        {{ kept_id_for_key('deal_id') }} as kept_id
+    from deals
+    where not is_deleted and validation_reason is null
+),
+
+reasoned as (
+    select
+        deals.id,
+        deals.deal_id,
+        deals.deal_name,
+        deals.deal_size,
+        deals.probability_of_closure,
+        deals.deal_stage,
+        deals.account_id,
+        deals.created_at,
+        deals.updated_at,
+
+        deals.is_deleted,
+        deals.business_key,
+        deals.raw_values,
+        case
+            when deals.is_deleted then null
+            when deals.validation_reason is not null
+                then deals.validation_reason
+            when candidates.kept_id <> deals.id
+                then
+                    'duplicate_of:'
+                    || cast(candidates.kept_id as {{ dbt.type_string() }})
+        end as rejection_reason
+    from deals
+    left join candidates
+        on deals.id = candidates.id
+),
+
+final as (
+    select
+        id,
+        deal_id,
+        deal_name,
+        deal_size,
+        probability_of_closure,
+        deal_stage,
+        account_id,
+        created_at,
+        updated_at,
+
+        is_deleted,
+        business_key,
+        raw_values,
+        rejection_reason,
+        case
+            when is_deleted then 'deleted'
+            when rejection_reason is not null then 'rejected'
+            else 'kept'
+        end as record_status
+    from reasoned
+)
+
+select * from final

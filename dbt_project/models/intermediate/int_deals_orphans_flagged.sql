@@ -1,0 +1,67 @@
+{#-
+    A deal whose account is not in the accounts mart (never existed, deleted
+    or rejected for any reason) is rejected as `orphan`, the last reason in
+    the precedence.
+-#}
+with
+
+deals as (
+    select * from {{ ref('int_deals_deduplicated') }}
+),
+
+kept_accounts as (
+    select account_id
+    from {{ ref('int_accounts_deduplicated') }}
+    where record_status = 'kept'
+),
+
+reasoned as (
+    select
+        deals.id,
+        deals.deal_id,
+        deals.deal_name,
+        deals.deal_size,
+        deals.probability_of_closure,
+        deals.deal_stage,
+        deals.account_id,
+        deals.created_at,
+        deals.updated_at,
+        deals.is_deleted,
+        deals.business_key,
+        deals.raw_values,
+        case
+            when
+                deals.record_status = 'kept'
+                and kept_accounts.account_id is null
+                then 'orphan'
+            else deals.rejection_reason
+        end as rejection_reason
+    from deals
+    left join kept_accounts
+        on deals.account_id = kept_accounts.account_id
+),
+
+final as (
+    select
+        id,
+        deal_id,
+        deal_name,
+        deal_size,
+        probability_of_closure,
+        deal_stage,
+        account_id,
+        created_at,
+        updated_at,
+        is_deleted,
+        business_key,
+        raw_values,
+        rejection_reason,
+        case
+            when is_deleted then 'deleted'
+            when rejection_reason is not null then 'rejected'
+            else 'kept'
+        end as record_status
+    from reasoned
+)
+
+select * from final

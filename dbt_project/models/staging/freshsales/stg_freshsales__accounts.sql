@@ -1,0 +1,82 @@
+{%- set entity = 'accounts' -%}
+{%- set raw_relation = source('freshsales', 'sales_accounts') -%}
+{%- set cast_columns = [
+    'account_id', 'account_value', 'created_at', 'updated_at',
+] -%}
+
+with
+
+source as (
+    select * from {{ raw_relation }}
+),
+
+renamed as (
+    select
+        source.id,
+        coalesce(source.is_deleted, false) as is_deleted,
+        {{ preset_text(entity, 'account_id') }} as account_id_text,
+        {{ preset_text(entity, 'account_name') }} as account_name,
+        {{ preset_text(entity, 'industry') }} as industry,
+        {{ preset_text(entity, 'account_value') }} as account_value_text,
+        {{ preset_text(entity, 'region') }} as region_label,
+        {{ preset_text(entity, 'created_at') }} as created_at_text,
+        {{ preset_text(entity, 'updated_at') }} as updated_at_text,
+        {%- for column in cast_columns %}
+        {{ preset_variant_filled(entity, column, raw_relation) }}
+            as {{ column }}_is_variant,
+        {%- endfor %}
+        source._extracted_at as extracted_at
+    from source
+    {{- preset_selector_joins(entity) }}
+),
+
+casted as (
+    select
+        id,
+        is_deleted,
+        account_id_text,
+        account_id_is_variant,
+        {{ crm_try_cast('account_id_text', 'bigint') }} as account_id,
+        account_name,
+        industry,
+        account_value_text,
+        account_value_is_variant,
+        {{ crm_try_cast('account_value_text', 'money') }} as account_value,
+        region_label,
+        created_at_text,
+        created_at_is_variant,
+        {{ crm_try_cast('created_at_text', 'timestamp') }} as created_at,
+        updated_at_text,
+        updated_at_is_variant,
+        {{ crm_try_cast('updated_at_text', 'timestamp') }} as updated_at,
+        extracted_at
+    from renamed
+),
+
+final as (
+    select
+        id,
+        account_id,
+        account_name,
+        industry,
+        account_value,
+        region_label,
+        created_at,
+        updated_at,
+        is_deleted,
+        account_id_text as business_key,
+        {%- for column in cast_columns %}
+        {{ is_invalid(column) }} as has_invalid_{{ column }},
+        {%- endfor %}
+        {{ json_text_object([
+            ('account_id', 'account_id_text'),
+            ('account_name', 'account_name'),
+            ('industry', 'industry'),
+            ('account_value', 'account_value_text'),
+            ('region', 'region_label'),
+        ]) }} as raw_values,
+        extracted_at
+    from casted
+)
+
+select * from final

@@ -1,0 +1,87 @@
+{%- set entity = 'contacts' -%}
+{%- set raw_relation = source('freshsales', 'contacts') -%}
+{%- set cast_columns = ['last_contact_date', 'created_at', 'updated_at'] -%}
+
+with
+
+source as (
+    select * from {{ raw_relation }}
+),
+
+renamed as (
+    select
+        source.id,
+        coalesce(source.is_deleted, false) as is_deleted,
+        {{ preset_text(entity, 'contact_id') }} as contact_id,
+        {{ preset_text(entity, 'first_name') }} as first_name,
+        {{ preset_text(entity, 'last_name') }} as last_name,
+        lower({{ preset_text(entity, 'email') }}) as email,
+        {{ preset_text(entity, 'job_title') }} as job_title,
+        {{ preset_text(entity, 'lead_source') }} as lead_source_label,
+        {{ preset_text(entity, 'last_contact_date') }}
+            as last_contact_date_text,
+        {{ preset_text(entity, 'created_at') }} as created_at_text,
+        {{ preset_text(entity, 'updated_at') }} as updated_at_text,
+        {%- for column in cast_columns %}
+        {{ preset_variant_filled(entity, column, raw_relation) }}
+            as {{ column }}_is_variant,
+        {%- endfor %}
+        source._extracted_at as extracted_at
+    from source
+    {{- preset_selector_joins(entity) }}
+),
+
+casted as (
+    select
+        id,
+        is_deleted,
+        contact_id,
+        first_name,
+        last_name,
+        email,
+        job_title,
+        lead_source_label,
+        last_contact_date_text,
+        last_contact_date_is_variant,
+        {{ crm_try_cast('last_contact_date_text', 'date') }}
+            as last_contact_date,
+        created_at_text,
+        created_at_is_variant,
+        {{ crm_try_cast('created_at_text', 'timestamp') }} as created_at,
+        updated_at_text,
+        updated_at_is_variant,
+        {{ crm_try_cast('updated_at_text', 'timestamp') }} as updated_at,
+        extracted_at
+    from renamed
+),
+
+final as (
+    select
+        id,
+        contact_id,
+        first_name,
+        last_name,
+        email,
+        job_title,
+        lead_source_label,
+        last_contact_date,
+        created_at,
+        updated_at,
+        is_deleted,
+        contact_id as business_key,
+        {%- for column in cast_columns %}
+        {{ is_invalid(column) }} as has_invalid_{{ column }},
+        {%- endfor %}
+        {{ json_text_object([
+            ('contact_id', 'contact_id'),
+            ('first_name', 'first_name'),
+            ('last_name', 'last_name'),
+            ('email', 'email'),
+            ('lead_source', 'lead_source_label'),
+            ('last_contact_date', 'last_contact_date_text'),
+        ]) }} as raw_values,
+        extracted_at
+    from casted
+)
+
+select * from final

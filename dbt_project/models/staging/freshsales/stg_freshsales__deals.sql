@@ -1,0 +1,89 @@
+{%- set entity = 'deals' -%}
+{%- set raw_relation = source('freshsales', 'deals') -%}
+{%- set cast_columns = [
+    'deal_id', 'deal_size', 'account_id', 'created_at', 'updated_at',
+] -%}
+
+with
+
+source as (
+    select * from {{ raw_relation }}
+),
+
+renamed as (
+    select
+        source.id,
+        coalesce(source.is_deleted, false) as is_deleted,
+        {{ preset_text(entity, 'deal_id') }} as deal_id_text,
+        {{ preset_text(entity, 'deal_name') }} as deal_name,
+        {{ preset_text(entity, 'deal_size') }} as deal_size_text,
+        {{ preset_text(entity, 'probability_of_closure') }}
+            as probability_of_closure,
+        {{ preset_text(entity, 'deal_stage') }} as deal_stage_label,
+        {{ preset_text(entity, 'account_id') }} as account_id_text,
+        {{ preset_text(entity, 'created_at') }} as created_at_text,
+        {{ preset_text(entity, 'updated_at') }} as updated_at_text,
+        {%- for column in cast_columns %}
+        {{ preset_variant_filled(entity, column, raw_relation) }}
+            as {{ column }}_is_variant,
+        {%- endfor %}
+        source._extracted_at as extracted_at
+    from source
+    {{- preset_selector_joins(entity) }}
+),
+
+casted as (
+    select
+        id,
+        is_deleted,
+        deal_id_text,
+        deal_id_is_variant,
+        {{ crm_try_cast('deal_id_text', 'bigint') }} as deal_id,
+        deal_name,
+        deal_size_text,
+        deal_size_is_variant,
+        {{ crm_try_cast('deal_size_text', 'money') }} as deal_size,
+        probability_of_closure,
+        deal_stage_label,
+        account_id_text,
+        account_id_is_variant,
+        {{ crm_try_cast('account_id_text', 'bigint') }} as account_id,
+        created_at_text,
+        created_at_is_variant,
+        {{ crm_try_cast('created_at_text', 'timestamp') }} as created_at,
+        updated_at_text,
+        updated_at_is_variant,
+        {{ crm_try_cast('updated_at_text', 'timestamp') }} as updated_at,
+        extracted_at
+    from renamed
+),
+
+final as (
+    select
+        id,
+        deal_id,
+        deal_name,
+        deal_size,
+        probability_of_closure,
+        deal_stage_label,
+        account_id,
+        created_at,
+        updated_at,
+        is_deleted,
+        deal_id_text as business_key,
+        {%- for column in cast_columns %}
+        {{ is_invalid(column) }} as has_invalid_{{ column }},
+        {%- endfor %}
+        {{ json_text_object([
+            ('deal_id', 'deal_id_text'),
+            ('deal_name', 'deal_name'),
+            ('deal_size', 'deal_size_text'),
+            ('probability_of_closure', 'probability_of_closure'),
+            ('deal_stage', 'deal_stage_label'),
+            ('account_id', 'account_id_text'),
+        ]) }} as raw_values,
+        extracted_at
+    from casted
+)
+
+select * from final

@@ -1,0 +1,190 @@
+"""`python -m extract <command>`: the command line of the extractor and its tools.
+
+Subcommands live in their own modules; each exposes `register(subparsers)`,
+which adds its parser and sets `func` (a callable taking the parsed args and
+returning an exit code) with `set_defaults(func=...)`. To add one, append its
+module name to SUBCOMMAND_MODULES; a listed module that does not exist yet is
+skipped.
+
+Failures a user will meet print one line (`error: ...`) and exit non-zero;
+`--verbose` adds the traceback. The API token never appears in the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+# Modules with a `register(subparsers)`; "extract.cli" registers `run`.
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "extract.cli",
+    "extract.tools.export",
+    "extract.tools.lookup",
+    "extract.tools.writeback",
+)
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def register(subparsers: Any) -> None:
+    """The `run` subcommand: extract the CRM into the raw schema."""
+    parser = subparsers.add_parser(
+        "run", help="extract the CRM (or the demo sandbox) into the raw schema",
+        description="Copy Freshsales accounts, contacts, deals and selector lists into "
+        "the raw schema, incrementally. Without CRM_BASE_URL the demo sandbox is used.",
+    )
+    parser.add_argument("--destination", choices=("duckdb", "postgres"), default=None,
+                        help="where raw goes (default: DBT_TARGET, else duckdb)")
+    parser.add_argument("--full-refresh", action="store_true",
+                        help="drop the raw tables and cursors and reload everything")
+    parser.add_argument("--summary", metavar="PATH", type=Path,
+                        help="also write the run summary as JSON to PATH")
+    parser.add_argument("--pipelines-dir", metavar="DIR", type=Path, default=None,
+                        help="dlt working folder (default: DLT_PIPELINES_DIR, else .dlt/pipelines)")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="list requests in flight per entity on a full sync "
+                        "(default: .dlt/config.toml, 4)")
+    parser.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from extract.config import load_settings
+    from extract.pipeline import format_summary, run_extract
+
+    settings = load_settings()
+    destination = args.destination or settings.dbt_target
+    common: dict[str, Any] = dict(
+        destination=destination, duckdb_path=settings.duckdb_path,
+        dataset=settings.raw_schema, pg_credentials=settings.pg,
+        full_refresh=args.full_refresh, pipelines_dir=args.pipelines_dir,
+        progress=not args.quiet and sys.stderr.isatty(), concurrency=args.concurrency,
+    )
+    args._secrets = (settings.crm_api_token or "", settings.pg.password)
+    if settings.crm_base_url:
+        if not settings.crm_api_token:
+            raise _UsageError("CRM_BASE_URL is set but CRM_API_TOKEN is not")
+        summary = run_extract(base_url=settings.crm_base_url,
+                              api_key=settings.crm_api_token, **common)
+    else:
+        summary = _run_demo(common, quiet=args.quiet)
+    if args.summary:
+        args.summary.parent.mkdir(parents=True, exist_ok=True)
+        args.summary.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    if not args.quiet:
+        print(format_summary(summary))
+    return 0
+
+
+def _run_demo(common: dict[str, Any], quiet: bool) -> dict[str, Any]:
+    from extract.pipeline import run_extract
+
+    try:
+        from extract.sandbox import SandboxConfig, serve_in_thread
+    except ImportError as exc:
+        raise _UsageError(
+            f"CRM_BASE_URL is not set and the demo sandbox is missing ({exc})"
+        ) from None
+    config = SandboxConfig()
+    with serve_in_thread(config) as sandbox:
+        if not quiet:
+            print(
+                f"note: CRM_BASE_URL is not set: extracting DEMO data from the built-in "
+                f"sandbox ({config.accounts} accounts, {config.contacts} contacts, "
+                f"{config.deals} deals) at {sandbox.base_url}.\n"
+                "      To load a real account set CRM_BASE_URL "
+                "(e.g. https://acme.myfreshworks.com/crm/sales) and CRM_API_TOKEN in .env.",
+                file=sys.stderr,
+            )
+        crm_key = f"demo-sandbox:seed={config.seed}"
+        return run_extract(base_url=sandbox.base_url, api_key=sandbox.api_key,
+                           crm_key=crm_key, **common)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser(modules: Sequence[str] = SUBCOMMAND_MODULES) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m extract", description="Freshsales -> raw schema, and tools around it.",
+    )
+    parser.add_argument("--verbose", action="store_true",
+                        help="show tracebacks and dlt's log (requests made, steps)")
+    parser.add_argument("--quiet", action="store_true", help="print only errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in modules:
+        module = _import_optional(name)
+        if module is not None:
+            module.register(subparsers)
+    return parser
+
+
+def _import_optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    # Global flags are accepted after the subcommand too (`run --verbose`).
+    argv = list(sys.argv[1:] if argv is None else argv)
+    flags = [a for a in argv if a in ("--verbose", "--quiet")]
+    args = parser.parse_args([*flags, *(a for a in argv if a not in flags)])
+    if args.verbose:
+        os.environ["RUNTIME__LOG_LEVEL"] = "INFO"
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return _call(func, args)
+
+
+def _call(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    from extract.config import ConfigError
+
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except (ConfigError, _UsageError) as exc:
+        _report(str(exc), args)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - turned into one line below
+        message = _explain(exc, args)
+        if message is None:
+            message = f"unexpected {type(exc).__name__}: {exc} (run with --verbose for details)"
+        _report(message, args)
+        summary = getattr(exc, "summary", None)
+        if summary and getattr(args, "summary", None):
+            args.summary.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        return EXIT_ERROR
+
+
+def _explain(exc: BaseException, args: argparse.Namespace) -> str | None:
+    from extract.pipeline import explain
+
+    return explain(exc, tuple(getattr(args, "_secrets", ())))
+
+
+def _report(message: str, args: argparse.Namespace) -> None:
+    for secret in getattr(args, "_secrets", ()):
+        if secret:
+            message = message.replace(secret, "***")
+    if args.verbose:
+        traceback.print_exc()
+    print(f"error: {message}", file=sys.stderr)

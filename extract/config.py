@@ -1,0 +1,195 @@
+"""Settings shared by every part of the project.
+
+Values come from the environment, with a `.env` file at the repository root
+read first (python-dotenv; variables already set in the environment win).
+The names are the ones documented in `.env.example`:
+
+CRM_BASE_URL, CRM_API_TOKEN, DUCKDB_PATH, RAW_SCHEMA, DBT_TARGET,
+PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and the original app's
+DATABASE_URL (translated into the PG* values when those are not set).
+
+Errors raised here are `ConfigError`s whose message names the variable and
+never contains a secret.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from dotenv import load_dotenv
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DUCKDB_PATH = REPO_ROOT / "crm.duckdb"
+DEFAULT_RAW_SCHEMA = "raw"
+DBT_TARGETS = ("duckdb", "postgres")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class PgSettings:
+    """Connection settings of the PostgreSQL destination (libpq names)."""
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str = field(default="", repr=False)
+    database: str = "postgres"
+
+    def dlt_credentials(self) -> dict[str, object]:
+        """Credentials in the form dlt's postgres destination accepts."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "username": self.user,
+            "password": self.password,
+            "database": self.database,
+        }
+
+    def describe(self) -> str:
+        """Where the server is, without the password."""
+        return f"{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the extractor, dbt and the tools read from the environment."""
+
+    crm_base_url: str | None
+    crm_api_token: str | None = field(repr=False)
+    duckdb_path: Path
+    raw_schema: str
+    dbt_target: str
+    pg: PgSettings
+
+
+def load_env_file(path: Path | None = None) -> None:
+    """Read `.env` (repo root by default) without overriding the environment."""
+    load_dotenv(path or REPO_ROOT / ".env", override=False)
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _port(value: str, variable: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise ConfigError(f"{variable} must be a port number, got {value!r}") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"{variable} must be between 1 and 65535, got {port}")
+    return port
+
+
+def parse_database_url(url: str) -> dict[str, str]:
+    """Translate a `postgresql://user:pass@host:port/db` URL into PG* values."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql", "postgresql+psycopg2"):
+        raise ConfigError(
+            "DATABASE_URL must start with postgresql:// "
+            f"(got a {parsed.scheme or 'schemeless'} URL)"
+        )
+    values: dict[str, str] = {}
+    if parsed.hostname:
+        values["PGHOST"] = parsed.hostname
+    try:
+        port = parsed.port
+    except ValueError:
+        raise ConfigError("DATABASE_URL has an invalid port") from None
+    if port:
+        values["PGPORT"] = str(port)
+    if parsed.username:
+        values["PGUSER"] = unquote(parsed.username)
+    if parsed.password:
+        values["PGPASSWORD"] = unquote(parsed.password)
+    database = parsed.path.lstrip("/")
+    if database:
+        values["PGDATABASE"] = unquote(database)
+    return values
+
+
+def pg_settings(env: dict[str, str] | os._Environ[str] | None = None) -> PgSettings:
+    """PG* variables, falling back to DATABASE_URL, then to the local server."""
+    env = os.environ if env is None else env
+    from_url: dict[str, str] = {}
+    database_url = _clean(env.get("DATABASE_URL"))
+    if database_url:
+        from_url = parse_database_url(database_url)
+
+    def pick(name: str, default: str) -> str:
+        value = _clean(env.get(name))
+        if value is not None:
+            return value
+        return from_url.get(name, default)
+
+    return PgSettings(
+        host=pick("PGHOST", "127.0.0.1"),
+        port=_port(pick("PGPORT", "5432"), "PGPORT"),
+        user=pick("PGUSER", "postgres"),
+        password=env.get("PGPASSWORD") or from_url.get("PGPASSWORD", ""),
+        database=pick("PGDATABASE", "postgres"),
+    )
+
+
+def _base_url(value: str | None) -> str | None:
+    value = _clean(value)
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(
+            "CRM_BASE_URL must be an http(s) URL such as "
+            "https://acme.myfreshworks.com/crm/sales"
+        )
+    value = value.rstrip("/")
+    if value.endswith("/api"):
+        value = value[: -len("/api")]
+    return value
+
+
+def _schema_name(value: str | None) -> str:
+    value = _clean(value) or DEFAULT_RAW_SCHEMA
+    if not value.replace("_", "").isalnum() or value[0].isdigit():
+        raise ConfigError(
+            f"RAW_SCHEMA must be a plain identifier (letters, digits, _), got {value!r}"
+        )
+    return value
+
+
+def _dbt_target(value: str | None) -> str:
+    value = (_clean(value) or "duckdb").lower()
+    if value not in DBT_TARGETS:
+        raise ConfigError(f"DBT_TARGET must be one of {', '.join(DBT_TARGETS)}, got {value!r}")
+    return value
+
+
+def _duckdb_path(value: str | None) -> Path:
+    value = _clean(value)
+    if value is None:
+        return DEFAULT_DUCKDB_PATH
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def load_settings(read_env_file: bool = True) -> Settings:
+    """Resolve the settings; raises ConfigError naming the bad variable."""
+    if read_env_file:
+        load_env_file()
+    env = os.environ
+    return Settings(
+        crm_base_url=_base_url(env.get("CRM_BASE_URL")),
+        crm_api_token=_clean(env.get("CRM_API_TOKEN")),
+        duckdb_path=_duckdb_path(env.get("DUCKDB_PATH")),
+        raw_schema=_schema_name(env.get("RAW_SCHEMA")),
+        dbt_target=_dbt_target(env.get("DBT_TARGET")),
+        pg=pg_settings(env),
+    )

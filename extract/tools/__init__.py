@@ -1,0 +1,1 @@
+"""The original app's tools on the new pipeline: export, find, update-value, upsert."""
