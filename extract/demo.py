@@ -18,8 +18,10 @@ from extract.config import REPO_ROOT, ConfigError, load_settings
 MARTS = ("accounts", "contacts", "deals", "deal_aggregations", "rejected_records")
 
 
-def marts_summary(duckdb_path: Path, schema: str = "marts") -> str:
-    """Rows per mart and rejected records by reason, as printable lines."""
+def marts_summary(duckdb_path: Path) -> str:
+    """Rows per mart, rejected records by reason and deleted counts, as lines."""
+    prefix = os.environ.get("DBT_SCHEMA_PREFIX", "")
+    schema, intermediate = f"{prefix}marts", f"{prefix}intermediate"
     import duckdb
 
     con = duckdb.connect(str(duckdb_path), read_only=True)
@@ -39,6 +41,18 @@ def marts_summary(duckdb_path: Path, schema: str = "marts") -> str:
         if reasons:
             lines.append("Rejected records by reason:")
             lines += [f"  {e:<15} {k:<14} {n:>6,}" for e, k, n in reasons]
+        deleted = con.execute(
+            f"""
+            select entity, count(*)
+            from "{intermediate}".int_records_classified
+            where record_status = 'deleted'
+            group by entity
+            order by entity
+            """
+        ).fetchall()
+        if deleted:
+            lines.append("Deleted in the CRM (counted, in no mart):")
+            lines += [f"  {e:<15} {n:>6,}" for e, n in deleted]
         return "\n".join(lines)
     finally:
         con.close()
