@@ -10,6 +10,13 @@ STAMP := $(VENV)/.installed
 OUT ?= out
 SCALE ?=
 
+# A .env at the root configures make's commands as it configures the extractor,
+# so `make build` (dbt) sees the same DBT_TARGET, DUCKDB_PATH and PG* values.
+ifneq (,$(wildcard .env))
+include .env
+export $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env)
+endif
+
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
