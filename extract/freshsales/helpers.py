@@ -109,6 +109,7 @@ class RateLimiter:
         self._interval = 1.0 / requests_per_second if requests_per_second > 0 else 0.0
         self._next_slot = 0.0
         self._remaining: int | None = None
+        self._limit: int | None = None  # x-ratelimit-limit: the budget of a window
         self._reset_at = 0.0
         self._in_flight = 0
         self.max_wait_s = max_wait_s
@@ -135,7 +136,8 @@ class RateLimiter:
             if self._remaining is not None and self._remaining <= 0:
                 if now < self._reset_at:
                     return self._reset_at - now
-                self._remaining = None  # a new window: unknown until the next answer
+                # a new window: its budget is the limit, less what is still in flight
+                self._remaining = self._limit - self._in_flight if self._limit else None
             if self._interval:
                 if self._next_slot > now:
                     return self._next_slot - now
@@ -149,7 +151,10 @@ class RateLimiter:
         remaining = _int_header(headers, "x-ratelimit-remaining")
         reset = _float_header(headers, "x-ratelimit-reset")
         retry_after = _float_header(headers, "retry-after")
+        limit = _int_header(headers, "x-ratelimit-limit")
         with self._lock:
+            if limit:
+                self._limit = limit
             now = time.monotonic()
             self._in_flight = max(0, self._in_flight - 1)
             if remaining is not None:
