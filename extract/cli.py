@@ -43,8 +43,11 @@ def register(subparsers: Any) -> None:
         description="Copy Freshsales accounts, contacts, deals and selector lists into "
         "the raw schema, incrementally. Without CRM_BASE_URL the demo sandbox is used.",
     )
-    parser.add_argument("--destination", choices=("duckdb", "postgres"), default=None,
-                        help="where raw goes (default: DBT_TARGET, else duckdb)")
+    parser.add_argument("--destination", choices=("duckdb", "postgres", "filesystem"),
+                        default=None,
+                        help="where raw goes (default: DBT_TARGET, else duckdb); "
+                        "filesystem writes parquet files to RAW_PARQUET_URL "
+                        "(default data/raw_parquet), for Spark")
     parser.add_argument("--full-refresh", action="store_true",
                         help="drop the raw tables and cursors and reload everything")
     parser.add_argument("--summary", metavar="PATH", type=Path,

@@ -1,4 +1,5 @@
-"""Runs the Freshsales source into DuckDB or PostgreSQL and reports what it did.
+"""Runs the Freshsales source into DuckDB, PostgreSQL or Parquet files and reports
+what it did.
 
 `run_extract()` is the Python API (tests, benchmarks); `python -m extract run`
 wraps it. One run:
@@ -9,6 +10,12 @@ wraps it. One run:
    lock is released by the kernel);
 3. finishes packages a killed run left behind, then extracts as usual;
 4. loads DuckDB through parquet files and PostgreSQL through COPY (csv);
+   `filesystem` writes the parquet files themselves to a folder or an
+   object-store URL (env RAW_PARQUET_URL, default `data/raw_parquet` at the
+   repo root), `<url>/<dataset>/<table>/<load_id>.<file_id>.parquet`, for
+   engines such as Spark. Files are append-only there: a sync adds the new
+   versions of changed records next to the old ones (dlt's merge needs a
+   table format), and readers keep the latest version per id;
 5. returns a summary: records per table, list requests per view, retries,
    429s, duration, row counts in raw.
 
@@ -49,8 +56,12 @@ from extract.freshsales import settings as fs_settings  # noqa: E402
 from extract.freshsales.helpers import CrmError  # noqa: E402
 
 DEFAULT_PIPELINES_DIR = REPO_ROOT / ".dlt" / "pipelines"
-DESTINATIONS = ("duckdb", "postgres")
-FILE_FORMATS: dict[str, TLoaderFileFormat] = {"duckdb": "parquet", "postgres": "csv"}
+DESTINATIONS = ("duckdb", "postgres", "filesystem")
+FILE_FORMATS: dict[str, TLoaderFileFormat] = {
+    "duckdb": "parquet", "postgres": "csv", "filesystem": "parquet",
+}
+RAW_PARQUET_URL_ENV = "RAW_PARQUET_URL"
+DEFAULT_RAW_PARQUET_DIR = REPO_ROOT / "data" / "raw_parquet"
 
 
 class ExtractError(RuntimeError):
@@ -139,6 +150,30 @@ def check_postgres(pg: PgSettings) -> None:
             f"cannot connect to PostgreSQL at {pg.describe()}: {reason} "
             "(check PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE or DATABASE_URL)"
         ) from None
+
+
+def raw_parquet_url(bucket_url: str | Path | None = None) -> str:
+    """The filesystem destination's URL: a local folder becomes an absolute path."""
+    value = str(bucket_url or os.environ.get(RAW_PARQUET_URL_ENV, "").strip()
+                or DEFAULT_RAW_PARQUET_DIR)
+    if "://" in value:
+        return value.rstrip("/")
+    return str(Path(value).expanduser().resolve())
+
+
+def check_folder(url: str) -> None:
+    """Fail early when a local destination folder cannot be created or written."""
+    if "://" in url and not url.startswith("file://"):
+        return
+    path = Path(url.removeprefix("file://"))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DestinationUnavailable(
+            f"cannot create the {RAW_PARQUET_URL_ENV} folder {path}: {exc.strerror}"
+        ) from None
+    if not os.access(path, os.W_OK):
+        raise DestinationUnavailable(f"the {RAW_PARQUET_URL_ENV} folder {path} is not writable")
 
 
 # ---------------------------------------------------------------- lock
@@ -283,12 +318,15 @@ def run_extract(
     crm_key: str | None = None,
     concurrency: int | None = None,
     source_options: dict[str, Any] | None = None,
+    bucket_url: str | Path | None = None,
 ) -> dict[str, Any]:
     """Extract the CRM at `base_url` into `dataset`; return the run summary.
 
     Raises ExtractError (or CrmError) with a one-line message on failures a
     user will meet. `source_options` go to `freshsales_source` (view names,
-    includes, per_page, requests_per_second, ...).
+    includes, per_page, requests_per_second, ...). `bucket_url` is the folder
+    or object-store URL of the filesystem destination (default: env
+    RAW_PARQUET_URL, else data/raw_parquet at the repo root).
     """
     if destination not in DESTINATIONS:
         raise ExtractError(f"destination must be one of {', '.join(DESTINATIONS)}")
@@ -299,7 +337,7 @@ def run_extract(
     started = time.monotonic()
     started_at = datetime.now(UTC)
     dest, target, lock_path, workdir, preflight = _destination(
-        destination, duckdb_path, pg_credentials, pipelines_dir
+        destination, duckdb_path, pg_credentials, pipelines_dir, bucket_url
     )
     name = pipeline_name_for(destination, dataset, target)
     lock_path = lock_path or workdir / f"{name}.lock"
@@ -362,6 +400,7 @@ def _test_kill_point(step: str) -> None:
 def _destination(
     destination: str, duckdb_path: str | Path | None,
     pg_credentials: PgSettings | dict[str, Any] | None, pipelines_dir: str | Path | None,
+    bucket_url: str | Path | None = None,
 ) -> tuple[Any, str, Path | None, Path, Callable[[], None]]:
     """The dlt destination, its identity, the lock file, the working folder and
     a check that the database can be written (run once the lock is held)."""
@@ -373,6 +412,10 @@ def _destination(
         lock = path.with_name(path.name + ".lock")
         return (dlt.destinations.duckdb(str(path)), str(path), lock, workdir,
                 lambda: check_duckdb(path))
+    if destination == "filesystem":
+        url = raw_parquet_url(bucket_url)
+        return (dlt.destinations.filesystem(bucket_url=url), url, None, workdir,
+                lambda: check_folder(url))
     pg = _pg(pg_credentials)
     target = f"{pg.host}:{pg.port}/{pg.database}"
     return (dlt.destinations.postgres(pg.dlt_credentials()), target, None, workdir,
@@ -394,13 +437,16 @@ def _finish_pending(pipeline: dlt.Pipeline, full_refresh: bool) -> int:
     return pending
 
 
-def _raw_counts(pipeline: dlt.Pipeline, tables: list[str]) -> dict[str, int]:
+def _raw_counts(pipeline: dlt.Pipeline, tables: list[str],
+                distinct_ids: bool = False) -> dict[str, int]:
+    """Rows per raw table; records (distinct ids) in append-only parquet files."""
+    counted = "count(distinct id)" if distinct_ids else "count(*)"
     counts: dict[str, int] = {}
     with pipeline.sql_client() as client:
         for table in tables:
             try:
                 rows = client.execute_sql(
-                    f"select count(*) from {client.make_qualified_table_name(table)}"
+                    f"select {counted} from {client.make_qualified_table_name(table)}"
                 )
             except Exception:  # noqa: BLE001 - a table that does not exist counts 0
                 counts[table] = 0
@@ -445,11 +491,22 @@ def _summary(
             **{k: v for k, v in row_counts.items() if not k.startswith("_dlt")},
             **dict(stats.selector_rows),
         },
-        "raw_counts": _raw_counts(pipeline, tables),
+        "raw_counts": _raw_counts(pipeline, tables, distinct_ids=destination == "filesystem"),
         "pending_packages_finished": finished,
+        "step_s": _step_durations(pipeline.last_trace),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "errors": list(ctx.errors),
     }
+
+
+def _step_durations(trace: Any) -> dict[str, float]:
+    """Seconds spent in each dlt step (extract, normalize, load) of the last run."""
+    durations: dict[str, float] = {}
+    for step in getattr(trace, "steps", None) or []:
+        if step.started_at and step.finished_at and step.step != "run":
+            seconds = (step.finished_at - step.started_at).total_seconds()
+            durations[step.step] = round(durations.get(step.step, 0.0) + seconds, 3)
+    return durations
 
 
 def format_summary(summary: dict[str, Any]) -> str:

@@ -19,6 +19,11 @@
     regexp_replace({{ expr }}, '\s+', ' ', 'g')
 {%- endmacro %}
 
+{#- Spark: backslash escapes in literals, and no flags argument. -#}
+{% macro spark__collapse_spaces(expr) -%}
+    regexp_replace({{ expr }}, '\\s+', ' ')
+{%- endmacro %}
+
 {#-
     json_text_object(pairs): JSON object text from [(key, text expr), ...].
     Built by concatenation so that DuckDB and PostgreSQL produce the same
@@ -34,6 +39,16 @@
 {%- endmacro %}
 
 {% macro json_string(expr) -%}
+    {{ return(adapter.dispatch('json_string', 'crm_management')(expr)) }}
+{%- endmacro %}
+
+{% macro default__json_string(expr) -%}
     coalesce('"' || replace(replace(replace({{ expr }}, '\', '\\'),
         '"', '\"'), chr(10), '\n') || '"', 'null')
+{%- endmacro %}
+
+{#- Spark reads a backslash in a literal as an escape: each one is doubled. -#}
+{% macro spark__json_string(expr) -%}
+    coalesce('"' || replace(replace(replace({{ expr }}, '\\', '\\\\'),
+        '"', '\\"'), chr(10), '\\n') || '"', 'null')
 {%- endmacro %}

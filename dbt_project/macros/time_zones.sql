@@ -13,6 +13,16 @@
 {%- endmacro %}
 
 {#-
+    Spark: a `timestamp` is an instant shown in the session time zone, and
+    `timestamp_ntz` the naive type. The cast gives the session's wall clock,
+    which convert_timezone turns into UTC whatever the session zone is.
+-#}
+{% macro spark__to_utc_naive(expr) -%}
+    convert_timezone(
+        current_timezone(), 'UTC', cast(({{ expr }}) as timestamp_ntz))
+{%- endmacro %}
+
+{#-
     utc_to_local(expr, time_zone): a naive UTC timestamp -> the naive wall
     clock time in `time_zone` (an IANA name such as Europe/Berlin).
 -#}
@@ -27,5 +37,13 @@
     {%- else -%}
         cast((({{ expr }}) at time zone 'UTC')
             at time zone '{{ time_zone }}' as timestamp)
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__utc_to_local(expr, time_zone) -%}
+    {%- if time_zone | upper == 'UTC' -%}
+        {{ expr }}
+    {%- else -%}
+        convert_timezone('UTC', '{{ time_zone }}', {{ expr }})
     {%- endif -%}
 {%- endmacro %}

@@ -78,6 +78,27 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#-
+    Spark has TRY_CAST but no timestamptz: text with an offset casts to
+    `timestamp` (an instant), text without one is read in the session time
+    zone (UTC in profiles.example.yml), as DuckDB does with timestamptz.
+-#}
+{% macro spark__crm_try_cast(expr, kind) -%}
+    {%- if kind in ('bigint', 'money') -%}
+        try_cast({{ expr }} as {{ _sql_type_of(kind) }})
+    {%- elif kind == 'timestamp' -%}
+        {{ to_utc_naive('try_cast(' ~ expr ~ ' as timestamp)') }}
+    {%- elif kind == 'date' -%}
+        case
+            when length({{ expr }}) = 10 then try_cast({{ expr }} as date)
+            else cast({{ to_utc_naive(
+                'try_cast(' ~ expr ~ ' as timestamp)') }} as date)
+        end
+    {%- else -%}
+        {{ exceptions.raise_compiler_error('unknown cast kind ' ~ kind) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The contract's varchar (dispatch for engines that spell it otherwise). -#}
 {% macro varchar_type() -%}
     {{ return(adapter.dispatch('varchar_type', 'crm_management')()) }}
@@ -85,4 +106,8 @@
 
 {% macro default__varchar_type() -%}
     varchar
+{%- endmacro %}
+
+{% macro spark__varchar_type() -%}
+    string
 {%- endmacro %}

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml  # type: ignore[import-untyped]
 
 from extract.tools.db import ToolError, decimal_scale, type_family
@@ -92,6 +93,16 @@ def _mart_models() -> dict[str, dict[str, Any]]:
     return models
 
 
+def _render_type(data_type: str) -> str:
+    """A contract type may pick its spelling per engine with Jinja (`{{ 'string'
+    if target.type == 'spark' else 'varchar' }}`); the tools read DuckDB or
+    PostgreSQL, whose spelling is the one rendered for those targets."""
+    if "{{" not in data_type:
+        return data_type
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(data_type)
+    return template.render(target={"type": "duckdb"}).strip()
+
+
 def mart_contract(entity: str) -> dict[str, ColumnSpec]:
     """Column name -> ColumnSpec for a mart, from its model YAML."""
     model = _mart_models().get(entity)
@@ -102,7 +113,7 @@ def mart_contract(entity: str) -> dict[str, ColumnSpec]:
         name = column["name"]
         specs[name] = ColumnSpec(
             name=name,
-            data_type=str(column.get("data_type") or "varchar"),
+            data_type=_render_type(str(column.get("data_type") or "varchar")),
             accepted=_accepted_values(column),
             not_null=_not_null(column),
         )

@@ -12,13 +12,20 @@
 {%- set use_state = deal_aggregation_state_is_usable(state, time_zone) -%}
 {%- endif -%}
 
+{#-
+    Spark on Parquet has neither DELETE nor a keyed merge (both need Delta,
+    Iceberg or Hudi), so there the model is a table rebuilt in full, which
+    Spark spreads over the cluster; with Delta, incremental_strategy='merge'
+    on the same unique_key is the equivalent of delete+insert.
+-#}
+{%- set rebuild_in_full = target.type == 'spark' -%}
 {{
     config(
-        materialized='incremental',
+        materialized='table' if rebuild_in_full else 'incremental',
         incremental_strategy='delete+insert',
         unique_key=['account_id', 'aggregation_type', 'aggregation_date'],
         on_schema_change='fail',
-        post_hook=[
+        post_hook=[] if rebuild_in_full else [
             "delete from {{ this }} where deal_count = 0",
             "{{ drop_deal_aggregation_state() }}",
             "{{ save_deal_aggregation_state(ref('deals'),
