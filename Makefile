@@ -7,6 +7,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_VENV ?= .venv-spark
+SPARK_STAMP := $(SPARK_VENV)/.installed
+# `make test` runs the Spark comparison when Java is here (it installs
+# .venv-spark first); without Java those tests skip and say why.
+HAVE_JAVA := $(shell command -v java 2>/dev/null)
 OUT ?= out
 SCALE ?=
 
@@ -21,10 +26,10 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup sandbox extract build demo test lint docs export bench clean
+.PHONY: help setup setup-spark sandbox extract build build-spark demo test lint docs export bench clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -37,6 +42,13 @@ profiles.yml: profiles.example.yml
 
 setup: $(STAMP) profiles.yml ## Create .venv, install requirements.txt and write profiles.yml (no-op when up to date)
 
+$(SPARK_STAMP): requirements-spark.txt
+	@test -x $(SPARK_VENV)/bin/python || python3 -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt
+	@touch $(SPARK_STAMP)
+
+setup-spark: setup $(SPARK_STAMP) ## Create .venv-spark with dbt-spark and pyspark (needs Java 17/21; ~600 MB)
+
 sandbox: setup ## Run the sandbox CRM in the foreground (ARGS="--deals 100000 --port 8080")
 	$(PY) -m extract.sandbox $(ARGS)
 
@@ -46,10 +58,14 @@ extract: setup ## Extract the CRM (or the demo sandbox when CRM_BASE_URL is unse
 build: setup ## dbt build: raw -> staging -> intermediate -> marts, with all tests
 	$(BIN)/dbt build --target $${DBT_TARGET:-duckdb}
 
+build-spark: setup-spark ## Demo sandbox -> Parquet files (RAW_PARQUET_URL) -> dbt build --target spark
+	$(PY) -m extract run --destination filesystem $(ARGS)
+	SPARK_LOCAL_IP=$${SPARK_LOCAL_IP:-127.0.0.1} $(SPARK_VENV)/bin/dbt build --target spark
+
 demo: setup ## The main job end to end on DuckDB against the demo sandbox, then a summary of the marts
 	$(PY) -m extract.demo
 
-test: setup lint ## Lint, then every test (sandbox, extractor, dbt on DuckDB and PostgreSQL, tools)
+test: setup lint $(if $(HAVE_JAVA),setup-spark,) ## Lint, then every test (sandbox, extractor, dbt on DuckDB, PostgreSQL and Spark, tools)
 	$(BIN)/pytest -q tests
 
 lint: setup ## ruff on the Python, sqlfluff on the dbt models
@@ -67,4 +83,4 @@ bench: setup ## Measure the pipeline at scale (SCALE=1000000 for the big run); w
 	$(PY) -m bench $(if $(SCALE),--scale $(SCALE),)
 
 clean: ## Remove build output and the local DuckDB file (keeps .venv)
-	rm -rf target logs dbt_packages .dlt/pipelines crm.duckdb crm.duckdb.wal
+	rm -rf target logs dbt_packages .dlt/pipelines crm.duckdb crm.duckdb.wal data/raw_parquet

@@ -34,6 +34,14 @@
     {%- if execute -%}
         {%- set url = var('raw_parquet_url') | trim | replace('\\', '/') -%}
         {%- set url = url[:-1] if url.endswith('/') else url -%}
+        {%- if ':' not in url and not url.startswith('/') -%}
+            {#- Spark would resolve a relative LOCATION against the warehouse
+                folder; the JVM runs in dbt's own working directory. -#}
+            {%- set cwd = run_query(
+                "select reflect('java.lang.System', 'getProperty', 'user.dir')"
+            ).columns[0].values()[0] -%}
+            {%- set url = cwd ~ '/' ~ url -%}
+        {%- endif -%}
         {%- for node in graph.sources.values()
                 if node.package_name == project_name
                 and node.source_name == 'freshsales' -%}

@@ -197,3 +197,44 @@ def test_rate_limit_give_up_then_the_next_run_completes(run_duckdb, db_path):
             run_duckdb(sb, source_options={"max_rate_limit_wait_s": 0.01})
         summary = run_duckdb(sb)
         assert summary["raw_counts"]["deals"] == sb.state.gen.sizes["deals"]
+
+
+def test_filesystem_destination_writes_parquet_then_syncs_incrementally(tmp_path):
+    """`--destination filesystem` (the Spark path): one Parquet file per table and
+    sync, the same record counts as the sandbox, and a no-change sync that reads
+    one page per view and adds no deal file."""
+    import duckdb
+
+    out = tmp_path / "raw_parquet"
+    with sandbox() as sb:
+        env = _env(tmp_path, CRM_BASE_URL=sb.base_url, CRM_API_TOKEN=sb.api_key,
+                   RAW_PARQUET_URL=str(out))
+        summaries = []
+        for run in ("first", "second"):
+            summary_path = tmp_path / f"{run}.json"
+            done = _cli(tmp_path, "--destination", "filesystem", "--summary",
+                        str(summary_path), env=env)
+            assert done.returncode == 0, done.stderr
+            summaries.append(json.loads(summary_path.read_text()))
+        sizes = sb.state.gen.sizes
+    deal_files = sorted((out / "raw" / "deals").glob("*.parquet"))
+    assert len(deal_files) == 1
+    with duckdb.connect() as con:
+        (ids,) = con.execute(
+            f"select count(distinct id) from read_parquet('{out}/raw/deals/*.parquet')"
+        ).fetchone()
+    assert ids == sizes["deals"] == summaries[0]["raw_counts"]["deals"]
+    assert summaries[1]["raw_counts"]["deals"] == sizes["deals"]
+    assert all(n == 1 for n in summaries[1]["list_requests"].values()), summaries[1]
+
+
+def test_unwritable_parquet_folder_is_one_clear_line(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with sandbox() as sb:
+        env = _env(tmp_path, CRM_BASE_URL=sb.base_url, CRM_API_TOKEN=sb.api_key,
+                   RAW_PARQUET_URL=str(blocker / "raw_parquet"))
+        done = _cli(tmp_path, "--destination", "filesystem", env=env)
+    assert done.returncode != 0
+    assert "RAW_PARQUET_URL" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
