@@ -111,6 +111,7 @@ class RateLimiter:
         self._remaining: int | None = None
         self._limit: int | None = None  # x-ratelimit-limit: the budget of a window
         self._reset_at = 0.0
+        self._window_low: int | None = None  # lowest x-ratelimit-remaining of the window
         self._in_flight = 0
         self.max_wait_s = max_wait_s
 
@@ -138,6 +139,7 @@ class RateLimiter:
                     return self._reset_at - now
                 # a new window: its budget is the limit, less what is still in flight
                 self._remaining = self._limit - self._in_flight if self._limit else None
+                self._window_low = None
             if self._interval:
                 if self._next_slot > now:
                     return self._next_slot - now
@@ -156,16 +158,29 @@ class RateLimiter:
             if limit:
                 self._limit = limit
             now = time.monotonic()
+            if now >= self._reset_at:  # the first response of a new window
+                self._window_low = None
             self._in_flight = max(0, self._in_flight - 1)
-            if remaining is not None:
-                self._remaining = remaining - self._in_flight
             if retry_after is not None:
-                self._remaining = 0
+                remaining = 0
+            if remaining is not None:
+                # Responses overtake each other: a late one carries an older,
+                # higher count. Within a window the lowest count seen is the
+                # freshest; what is still in flight will spend more of it.
+                if self._window_low is None or remaining < self._window_low:
+                    self._window_low = remaining
+                self._remaining = self._window_low - self._in_flight
             delay = retry_after if retry_after is not None else reset
             if delay is not None:
                 if delay > 1e9:  # an epoch timestamp rather than seconds
                     delay = max(0.0, delay - time.time())
-                self._reset_at = now + delay
+                # Whole seconds round the reset up, so each response of a window
+                # names a later moment than the true one; the earliest estimate
+                # of the current window is the closest (never early).
+                if now < self._reset_at:
+                    self._reset_at = min(self._reset_at, now + delay)
+                else:
+                    self._reset_at = now + delay
 
 
 def _float_header(headers: Any, name: str) -> float | None:

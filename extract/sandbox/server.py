@@ -88,12 +88,15 @@ class RateLimiter:
             if allowed:
                 self._count += 1
             remaining = self.limit - self._count
-        reset = max(1, math.ceil(window + 1 - now))
+        # x-ratelimit-reset: seconds until the window resets, to the
+        # millisecond (a window of one second makes whole seconds too coarse
+        # to pace by); Retry-After: whole seconds, as HTTP has it.
+        until_reset = window + 1 - now
         headers = {"x-ratelimit-limit": str(self.limit),
                    "x-ratelimit-remaining": str(remaining),
-                   "x-ratelimit-reset": str(reset)}
+                   "x-ratelimit-reset": f"{until_reset:.3f}"}
         if not allowed:
-            headers["Retry-After"] = str(reset)
+            headers["Retry-After"] = str(max(1, math.ceil(until_reset)))
         return allowed, headers
 
 
