@@ -76,3 +76,50 @@
         false
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+    Timestamps. When the raw column behind a timestamp column already has a
+    time-zone-aware type (the extractor declares created_at and updated_at
+    as timestamptz), it is converted to naive UTC directly: formatting it as
+    text and parsing it back cost 0.6 s per column per 1,000,000 rows. A
+    text field (a custom field, a tenant whose column arrived as text) takes
+    the text path of crm_try_cast, where a bad value becomes invalid.
+
+    preset_timestamp_columns(entity, column, relation): `<column>_text` and
+    `<column>_typed` for the `renamed` step; preset_timestamp_cast(entity,
+    column, relation): the naive UTC timestamp for the `casted` step.
+-#}
+{% macro preset_has_typed_timestamp(entity, column, relation) -%}
+    {%- set entry = preset_entry(entity, column) -%}
+    {%- set aware = ['timestamp with time zone', 'timestamptz'] -%}
+    {%- if target.type == 'spark' -%}
+        {%- do aware.append('timestamp') -%}
+    {%- endif -%}
+    {%- if execute and not entry.get('selector') -%}
+        {%- for col in adapter.get_columns_in_relation(relation)
+                if col.name | lower == entry.field | lower
+                and col.dtype | lower in aware -%}
+            {{ return(true) }}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(false) }}
+{%- endmacro %}
+
+{% macro preset_timestamp_columns(entity, column, relation,
+        source_alias='source') -%}
+    {%- if preset_has_typed_timestamp(entity, column, relation) -%}
+        cast(null as {{ dbt.type_string() }}) as {{ column }}_text,
+        {{ source_alias }}.{{ preset_entry(entity, column).field }}
+            as {{ column }}_typed
+    {%- else -%}
+        {{ preset_text(entity, column, source_alias) }} as {{ column }}_text
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro preset_timestamp_cast(entity, column, relation) -%}
+    {%- if preset_has_typed_timestamp(entity, column, relation) -%}
+        {{ to_utc_naive(column ~ '_typed') }}
+    {%- else -%}
+        {{ crm_try_cast(column ~ '_text', 'timestamp') }}
+    {%- endif -%}
+{%- endmacro %}

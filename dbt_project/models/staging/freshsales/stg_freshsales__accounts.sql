@@ -19,8 +19,8 @@ renamed as (
         {{ preset_text(entity, 'industry') }} as industry,
         {{ preset_text(entity, 'account_value') }} as account_value_text,
         {{ preset_text(entity, 'region') }} as region_label,
-        {{ preset_text(entity, 'created_at') }} as created_at_text,
-        {{ preset_text(entity, 'updated_at') }} as updated_at_text,
+        {{ preset_timestamp_columns(entity, 'created_at', raw_relation) }},
+        {{ preset_timestamp_columns(entity, 'updated_at', raw_relation) }},
         {%- for column in cast_columns %}
         {{ preset_variant_filled(entity, column, raw_relation) }}
             as {{ column }}_is_variant,
@@ -45,10 +45,10 @@ casted as (
         region_label,
         created_at_text,
         created_at_is_variant,
-        {{ crm_try_cast('created_at_text', 'timestamp') }} as created_at,
+        {{ preset_timestamp_cast(entity, 'created_at', raw_relation) }} as created_at,
         updated_at_text,
         updated_at_is_variant,
-        {{ crm_try_cast('updated_at_text', 'timestamp') }} as updated_at,
+        {{ preset_timestamp_cast(entity, 'updated_at', raw_relation) }} as updated_at,
         extracted_at
     from renamed
 ),

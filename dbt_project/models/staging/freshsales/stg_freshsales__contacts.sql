@@ -20,8 +20,8 @@ renamed as (
         {{ preset_text(entity, 'lead_source') }} as lead_source_label,
         {{ preset_text(entity, 'last_contact_date') }}
             as last_contact_date_text,
-        {{ preset_text(entity, 'created_at') }} as created_at_text,
-        {{ preset_text(entity, 'updated_at') }} as updated_at_text,
+        {{ preset_timestamp_columns(entity, 'created_at', raw_relation) }},
+        {{ preset_timestamp_columns(entity, 'updated_at', raw_relation) }},
         {%- for column in cast_columns %}
         {{ preset_variant_filled(entity, column, raw_relation) }}
             as {{ column }}_is_variant,
@@ -47,10 +47,10 @@ casted as (
             as last_contact_date,
         created_at_text,
         created_at_is_variant,
-        {{ crm_try_cast('created_at_text', 'timestamp') }} as created_at,
+        {{ preset_timestamp_cast(entity, 'created_at', raw_relation) }} as created_at,
         updated_at_text,
         updated_at_is_variant,
-        {{ crm_try_cast('updated_at_text', 'timestamp') }} as updated_at,
+        {{ preset_timestamp_cast(entity, 'updated_at', raw_relation) }} as updated_at,
         extracted_at
     from renamed
 ),

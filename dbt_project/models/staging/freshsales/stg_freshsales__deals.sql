@@ -21,8 +21,8 @@ renamed as (
             as probability_of_closure,
         {{ preset_text(entity, 'deal_stage') }} as deal_stage_label,
         {{ preset_text(entity, 'account_id') }} as account_id_text,
-        {{ preset_text(entity, 'created_at') }} as created_at_text,
-        {{ preset_text(entity, 'updated_at') }} as updated_at_text,
+        {{ preset_timestamp_columns(entity, 'created_at', raw_relation) }},
+        {{ preset_timestamp_columns(entity, 'updated_at', raw_relation) }},
         {%- for column in cast_columns %}
         {{ preset_variant_filled(entity, column, raw_relation) }}
             as {{ column }}_is_variant,
@@ -50,10 +50,10 @@ casted as (
         {{ crm_try_cast('account_id_text', 'bigint') }} as account_id,
         created_at_text,
         created_at_is_variant,
-        {{ crm_try_cast('created_at_text', 'timestamp') }} as created_at,
+        {{ preset_timestamp_cast(entity, 'created_at', raw_relation) }} as created_at,
         updated_at_text,
         updated_at_is_variant,
-        {{ crm_try_cast('updated_at_text', 'timestamp') }} as updated_at,
+        {{ preset_timestamp_cast(entity, 'updated_at', raw_relation) }} as updated_at,
         extracted_at
     from renamed
 ),
