@@ -45,10 +45,12 @@ casted as (
         region_label,
         created_at_text,
         created_at_is_variant,
-        {{ preset_timestamp_cast(entity, 'created_at', raw_relation) }} as created_at,
+        {{ preset_timestamp_cast(entity, 'created_at', raw_relation) }}
+            as created_at,
         updated_at_text,
         updated_at_is_variant,
-        {{ preset_timestamp_cast(entity, 'updated_at', raw_relation) }} as updated_at,
+        {{ preset_timestamp_cast(entity, 'updated_at', raw_relation) }}
+            as updated_at,
         extracted_at
     from renamed
 ),
