@@ -1,10 +1,12 @@
-"""Fixtures shared by every test folder: a PostgreSQL gate and a quiet environment."""
+"""Fixtures shared by every test folder: the gate of tests that need a service
+(PostgreSQL here, Spark in tests/spark) and a quiet environment."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+from gates import require_or_skip
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
@@ -33,9 +35,7 @@ def _postgres_answers() -> str | None:
 @pytest.fixture(scope="session")
 def require_postgres() -> None:
     """Skip (visibly) without PostgreSQL; fail instead when REQUIRE_POSTGRES=1."""
-    reason = _postgres_answers()
-    if reason is None:
-        return
-    if os.environ.get("REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL does not answer: {reason}")
-    pytest.skip(f"PostgreSQL not available ({reason}); set PGHOST/PGPORT or start it")
+    require_or_skip(
+        _postgres_answers(), "REQUIRE_POSTGRES", "PostgreSQL does not answer",
+        "PostgreSQL not available ({reason}); set PGHOST/PGPORT or start it",
+    )

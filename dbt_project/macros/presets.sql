@@ -50,17 +50,29 @@
 {%- endmacro %}
 
 {#-
-    preset_variant_filled(entity, column, relation, source_alias): TRUE when
-    dlt put the value of the column's field into a variant column
+    raw_columns_of(relation): the raw table's columns, read once per model
+    (one metadata query) and handed to the macros below. Empty while dbt
+    parses.
+-#}
+{% macro raw_columns_of(relation) -%}
+    {%- if execute -%}
+        {{ return(adapter.get_columns_in_relation(relation)) }}
+    {%- endif -%}
+    {{ return([]) }}
+{%- endmacro %}
+
+{#-
+    preset_variant_filled(entity, column, raw_columns, source_alias): TRUE
+    when dlt put the value of the column's field into a variant column
     (`amount__v_text`) because its type clashed with the declared one; such a
     record is uncastable. FALSE when no variant column exists.
 -#}
-{% macro preset_variant_filled(entity, column, relation,
+{% macro preset_variant_filled(entity, column, raw_columns,
         source_alias='source') -%}
     {%- set entry = preset_entry(entity, column) -%}
     {%- set variants = [] -%}
-    {%- if execute and not entry.get('selector') -%}
-        {%- for col in adapter.get_columns_in_relation(relation) -%}
+    {%- if not entry.get('selector') -%}
+        {%- for col in raw_columns -%}
             {%- if (col.name | lower).startswith(
                     entry.field | lower ~ '__v_') -%}
                 {%- do variants.append(col.name) -%}
@@ -85,18 +97,18 @@
     text field (a custom field, a tenant whose column arrived as text) takes
     the text path of crm_try_cast, where a bad value becomes invalid.
 
-    preset_timestamp_columns(entity, column, relation): `<column>_text` and
+    preset_timestamp_columns(entity, column, raw_columns): `<column>_text` and
     `<column>_typed` for the `renamed` step; preset_timestamp_cast(entity,
-    column, relation): the naive UTC timestamp for the `casted` step.
+    column, raw_columns): the naive UTC timestamp for the `casted` step.
 -#}
-{% macro preset_has_typed_timestamp(entity, column, relation) -%}
+{% macro preset_has_typed_timestamp(entity, column, raw_columns) -%}
     {%- set entry = preset_entry(entity, column) -%}
     {%- set aware = ['timestamp with time zone', 'timestamptz'] -%}
     {%- if target.type == 'spark' -%}
         {%- do aware.append('timestamp') -%}
     {%- endif -%}
-    {%- if execute and not entry.get('selector') -%}
-        {%- for col in adapter.get_columns_in_relation(relation)
+    {%- if not entry.get('selector') -%}
+        {%- for col in raw_columns
                 if col.name | lower == entry.field | lower
                 and col.dtype | lower in aware -%}
             {{ return(true) }}
@@ -105,9 +117,9 @@
     {{ return(false) }}
 {%- endmacro %}
 
-{% macro preset_timestamp_columns(entity, column, relation,
+{% macro preset_timestamp_columns(entity, column, raw_columns,
         source_alias='source') -%}
-    {%- if preset_has_typed_timestamp(entity, column, relation) -%}
+    {%- if preset_has_typed_timestamp(entity, column, raw_columns) -%}
         cast(null as {{ dbt.type_string() }}) as {{ column }}_text,
         {{ source_alias }}.{{ preset_entry(entity, column).field }}
             as {{ column }}_typed
@@ -116,8 +128,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro preset_timestamp_cast(entity, column, relation) -%}
-    {%- if preset_has_typed_timestamp(entity, column, relation) -%}
+{% macro preset_timestamp_cast(entity, column, raw_columns) -%}
+    {%- if preset_has_typed_timestamp(entity, column, raw_columns) -%}
         {{ to_utc_naive(column ~ '_typed') }}
     {%- else -%}
         {{ crm_try_cast(column ~ '_text', 'timestamp') }}

@@ -23,17 +23,17 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- DuckDB (and engines with TRY_CAST, e.g. Spark 3.2+). -#}
+{#- DuckDB and Spark (engines with TRY_CAST). -#}
 {% macro default__crm_try_cast(expr, kind) -%}
     {%- if kind in ('bigint', 'money') -%}
         try_cast({{ expr }} as {{ _sql_type_of(kind) }})
     {%- elif kind == 'timestamp' -%}
-        {{ to_utc_naive('try_cast(' ~ expr ~ ' as timestamptz)') }}
+        {{ to_utc_naive('try_cast(' ~ expr ~ ' as ' ~ instant_type() ~ ')') }}
     {%- elif kind == 'date' -%}
         case
             when length({{ expr }}) = 10 then try_cast({{ expr }} as date)
             else cast({{ to_utc_naive(
-                'try_cast(' ~ expr ~ ' as timestamptz)') }} as date)
+                'try_cast(' ~ expr ~ ' as ' ~ instant_type() ~ ')') }} as date)
         end
     {%- else -%}
         {{ exceptions.raise_compiler_error('unknown cast kind ' ~ kind) }}
@@ -79,24 +79,21 @@
 {%- endmacro %}
 
 {#-
-    Spark has TRY_CAST but no timestamptz: text with an offset casts to
-    `timestamp` (an instant), text without one is read in the session time
-    zone (UTC in profiles.example.yml), as DuckDB does with timestamptz.
+    The type of a point in time that text with an offset casts to:
+    `timestamptz` on DuckDB; Spark has no timestamptz, and its `timestamp` is
+    that instant (text without an offset is read in the session time zone,
+    UTC in profiles.example.yml, as DuckDB does with timestamptz).
 -#}
-{% macro spark__crm_try_cast(expr, kind) -%}
-    {%- if kind in ('bigint', 'money') -%}
-        try_cast({{ expr }} as {{ _sql_type_of(kind) }})
-    {%- elif kind == 'timestamp' -%}
-        {{ to_utc_naive('try_cast(' ~ expr ~ ' as timestamp)') }}
-    {%- elif kind == 'date' -%}
-        case
-            when length({{ expr }}) = 10 then try_cast({{ expr }} as date)
-            else cast({{ to_utc_naive(
-                'try_cast(' ~ expr ~ ' as timestamp)') }} as date)
-        end
-    {%- else -%}
-        {{ exceptions.raise_compiler_error('unknown cast kind ' ~ kind) }}
-    {%- endif -%}
+{% macro instant_type() -%}
+    {{ return(adapter.dispatch('instant_type', 'crm_management')()) }}
+{%- endmacro %}
+
+{% macro default__instant_type() -%}
+    timestamptz
+{%- endmacro %}
+
+{% macro spark__instant_type() -%}
+    timestamp
 {%- endmacro %}
 
 {#- The contract's varchar (dispatch for engines that spell it otherwise). -#}

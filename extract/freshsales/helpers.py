@@ -139,7 +139,6 @@ class RateLimiter:
                     return self._reset_at - now
                 # a new window: its budget is the limit, less what is still in flight
                 self._remaining = self._limit - self._in_flight if self._limit else None
-                self._window_low = None
             if self._interval:
                 if self._next_slot > now:
                     return self._next_slot - now

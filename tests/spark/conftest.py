@@ -3,7 +3,6 @@ extracted to DuckDB and to Parquet, synced once, then built on both engines."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gates import require_or_skip
 from spark_support import (
     SPARK_DBT,
     SPARK_PYTHON,
@@ -45,12 +45,8 @@ def _spark_missing() -> str | None:
 @pytest.fixture(scope="session")
 def require_spark() -> None:
     """Skip (visibly) without Java or .venv-spark; fail instead when REQUIRE_SPARK=1."""
-    reason = _spark_missing()
-    if reason is None:
-        return
-    if os.environ.get("REQUIRE_SPARK") == "1":
-        pytest.fail(f"REQUIRE_SPARK=1 but Spark cannot run: {reason}")
-    pytest.skip(f"Spark not available: {reason}")
+    require_or_skip(_spark_missing(), "REQUIRE_SPARK", "Spark cannot run",
+                    "Spark not available: {reason}")
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 {%- set entity = 'accounts' -%}
 {%- set raw_relation = source('freshsales', 'sales_accounts') -%}
+{%- set raw_columns = raw_columns_of(raw_relation) -%}
 {%- set cast_columns = [
     'account_id', 'account_value', 'created_at', 'updated_at',
 ] -%}
@@ -19,10 +20,10 @@ renamed as (
         {{ preset_text(entity, 'industry') }} as industry,
         {{ preset_text(entity, 'account_value') }} as account_value_text,
         {{ preset_text(entity, 'region') }} as region_label,
-        {{ preset_timestamp_columns(entity, 'created_at', raw_relation) }},
-        {{ preset_timestamp_columns(entity, 'updated_at', raw_relation) }},
+        {{ preset_timestamp_columns(entity, 'created_at', raw_columns) }},
+        {{ preset_timestamp_columns(entity, 'updated_at', raw_columns) }},
         {%- for column in cast_columns %}
-        {{ preset_variant_filled(entity, column, raw_relation) }}
+        {{ preset_variant_filled(entity, column, raw_columns) }}
             as {{ column }}_is_variant,
         {%- endfor %}
         source._extracted_at as extracted_at
@@ -45,11 +46,11 @@ casted as (
         region_label,
         created_at_text,
         created_at_is_variant,
-        {{ preset_timestamp_cast(entity, 'created_at', raw_relation) }}
+        {{ preset_timestamp_cast(entity, 'created_at', raw_columns) }}
             as created_at,
         updated_at_text,
         updated_at_is_variant,
-        {{ preset_timestamp_cast(entity, 'updated_at', raw_relation) }}
+        {{ preset_timestamp_cast(entity, 'updated_at', raw_columns) }}
             as updated_at,
         extracted_at
     from renamed

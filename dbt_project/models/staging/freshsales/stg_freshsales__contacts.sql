@@ -1,5 +1,6 @@
 {%- set entity = 'contacts' -%}
 {%- set raw_relation = source('freshsales', 'contacts') -%}
+{%- set raw_columns = raw_columns_of(raw_relation) -%}
 {%- set cast_columns = ['last_contact_date', 'created_at', 'updated_at'] -%}
 
 with
@@ -20,10 +21,10 @@ renamed as (
         {{ preset_text(entity, 'lead_source') }} as lead_source_label,
         {{ preset_text(entity, 'last_contact_date') }}
             as last_contact_date_text,
-        {{ preset_timestamp_columns(entity, 'created_at', raw_relation) }},
-        {{ preset_timestamp_columns(entity, 'updated_at', raw_relation) }},
+        {{ preset_timestamp_columns(entity, 'created_at', raw_columns) }},
+        {{ preset_timestamp_columns(entity, 'updated_at', raw_columns) }},
         {%- for column in cast_columns %}
-        {{ preset_variant_filled(entity, column, raw_relation) }}
+        {{ preset_variant_filled(entity, column, raw_columns) }}
             as {{ column }}_is_variant,
         {%- endfor %}
         source._extracted_at as extracted_at
@@ -47,11 +48,11 @@ casted as (
             as last_contact_date,
         created_at_text,
         created_at_is_variant,
-        {{ preset_timestamp_cast(entity, 'created_at', raw_relation) }}
+        {{ preset_timestamp_cast(entity, 'created_at', raw_columns) }}
             as created_at,
         updated_at_text,
         updated_at_is_variant,
-        {{ preset_timestamp_cast(entity, 'updated_at', raw_relation) }}
+        {{ preset_timestamp_cast(entity, 'updated_at', raw_columns) }}
             as updated_at,
         extracted_at
     from renamed

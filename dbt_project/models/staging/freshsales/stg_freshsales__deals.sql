@@ -1,5 +1,6 @@
 {%- set entity = 'deals' -%}
 {%- set raw_relation = source('freshsales', 'deals') -%}
+{%- set raw_columns = raw_columns_of(raw_relation) -%}
 {%- set cast_columns = [
     'deal_id', 'deal_size', 'account_id', 'created_at', 'updated_at',
 ] -%}
@@ -21,10 +22,10 @@ renamed as (
             as probability_of_closure,
         {{ preset_text(entity, 'deal_stage') }} as deal_stage_label,
         {{ preset_text(entity, 'account_id') }} as account_id_text,
-        {{ preset_timestamp_columns(entity, 'created_at', raw_relation) }},
-        {{ preset_timestamp_columns(entity, 'updated_at', raw_relation) }},
+        {{ preset_timestamp_columns(entity, 'created_at', raw_columns) }},
+        {{ preset_timestamp_columns(entity, 'updated_at', raw_columns) }},
         {%- for column in cast_columns %}
-        {{ preset_variant_filled(entity, column, raw_relation) }}
+        {{ preset_variant_filled(entity, column, raw_columns) }}
             as {{ column }}_is_variant,
         {%- endfor %}
         source._extracted_at as extracted_at
@@ -50,11 +51,11 @@ casted as (
         {{ crm_try_cast('account_id_text', 'bigint') }} as account_id,
         created_at_text,
         created_at_is_variant,
-        {{ preset_timestamp_cast(entity, 'created_at', raw_relation) }}
+        {{ preset_timestamp_cast(entity, 'created_at', raw_columns) }}
             as created_at,
         updated_at_text,
         updated_at_is_variant,
-        {{ preset_timestamp_cast(entity, 'updated_at', raw_relation) }}
+        {{ preset_timestamp_cast(entity, 'updated_at', raw_columns) }}
             as updated_at,
         extracted_at
     from renamed
