@@ -141,6 +141,9 @@ def _entity_pages(
     cursors: dict[str, Any] = state.setdefault("cursors", {}).setdefault(crm_key, {})
     entity = views[0].entity if views else ""
     batcher = _Batcher(entity, record_format, batch_rows)
+    # The table exists with its declared columns even when the CRM has no
+    # record of this entity: an empty CRM builds empty marts.
+    yield dlt.mark.materialize_table_schema()
     for view in views:
         saved = cursors.get(view.name) or {}
         cursor = parse_ts(saved.get("updated_at"))
@@ -242,4 +245,4 @@ def _selector_rows(
     rows = rows or []
     with client.stats.lock:
         client.stats.selector_rows[table] = len(rows)
-    yield rows
+    yield rows if rows else dlt.mark.materialize_table_schema()
