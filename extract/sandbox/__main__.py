@@ -37,7 +37,12 @@ def parser() -> argparse.ArgumentParser:
                         "(keys: <module>:all|mine|deleted, deals:open|won|lost)")
     p.add_argument("--latency-ms", type=float, default=0.0, help="sleep before each answer")
     p.add_argument("--rate-limit", type=int, default=0,
-                   help="requests per second before 429 (0 = no limit)")
+                   help="API requests per window (see --rate-window-s) before 429 "
+                        "(0 = no limit)")
+    p.add_argument("--rate-window-s", type=float, default=1.0, metavar="SECONDS",
+                   help="length of the fixed rate-limit window, aligned to the Unix epoch "
+                        "(default 1; 3600 with --rate-limit 1000 acts like Freshsales' "
+                        "hourly budget)")
     p.add_argument("--fail-rate", type=float, default=0.0,
                    help="share of API requests answered 500/502/503")
     p.add_argument("--fail-ids", default="",
@@ -67,7 +72,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         api_key=args.api_key or os.environ.get("SANDBOX_API_KEY") or DEFAULT_KEY,
         seed=args.seed, accounts=args.accounts, contacts=args.contacts, deals=args.deals,
         dirt_rate=args.dirt_rate, all_deals_view=not args.no_all_deals, view_names=names,
-        latency_ms=args.latency_ms, rate_limit=args.rate_limit, fail_rate=args.fail_rate,
+        latency_ms=args.latency_ms, rate_limit=args.rate_limit,
+        rate_window_s=args.rate_window_s, fail_rate=args.fail_rate,
         fail_ids=fail_ids, fail_ids_status=args.fail_ids_status, manifest=args.manifest,
         access_log=args.access_log,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .catalog import VIEW_DEFAULTS
@@ -25,7 +26,8 @@ class SandboxConfig:
     # "module:key" -> view name, e.g. {"deals:open": "Open Opportunities"}.
     view_names: dict[str, str] = field(default_factory=dict)
     latency_ms: float = 0.0
-    rate_limit: int = 0  # requests per second; 0 = unlimited
+    rate_limit: int = 0  # requests per window of rate_window_s; 0 = unlimited
+    rate_window_s: float = 1.0  # length of a fixed rate-limit window, aligned to the epoch
     fail_rate: float = 0.0
     fail_ids: frozenset[int] = frozenset()
     fail_ids_status: int = 400
@@ -43,6 +45,8 @@ class SandboxConfig:
             raise ValueError("--fail-rate must be between 0 and 1")
         if self.rate_limit < 0:
             raise ValueError("--rate-limit must be >= 0")
+        if not 0 < self.rate_window_s < math.inf:
+            raise ValueError("--rate-window-s must be a number of seconds > 0")
         if self.latency_ms < 0:
             raise ValueError("--latency-ms must be >= 0")
         if not 0 <= self.port <= 65535:

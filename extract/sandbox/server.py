@@ -70,20 +70,25 @@ def error_body(status: int, messages: list[str]) -> dict[str, Any]:
 
 
 class RateLimiter:
-    """Fixed one-second windows: at most ``limit`` requests per window."""
+    """Fixed windows of ``window_s`` seconds, aligned to the Unix epoch (window k covers
+    ``[k * window_s, (k + 1) * window_s)``): at most ``limit`` requests per window."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, window_s: float = 1.0) -> None:
         self.limit = limit
+        self.window_s = window_s
         self._lock = threading.Lock()
         self._window = 0
         self._count = 0
 
     def hit(self) -> tuple[bool, dict[str, str]]:
         now = time.time()
-        window = int(now)
+        window = math.floor(now / self.window_s)
         with self._lock:
-            if window != self._window:
+            # Only a newer window resets the count: a request that read the clock just
+            # before a racing thread opened the next window counts against that one.
+            if window > self._window:
                 self._window, self._count = window, 0
+            window = self._window
             allowed = self._count < self.limit
             if allowed:
                 self._count += 1
@@ -91,7 +96,7 @@ class RateLimiter:
         # x-ratelimit-reset: seconds until the window resets, to the
         # millisecond (a window of one second makes whole seconds too coarse
         # to pace by); Retry-After: whole seconds, as HTTP has it.
-        until_reset = window + 1 - now
+        until_reset = max(0.0, (window + 1) * self.window_s - now)
         headers = {"x-ratelimit-limit": str(self.limit),
                    "x-ratelimit-remaining": str(remaining),
                    "x-ratelimit-reset": f"{until_reset:.3f}"}
@@ -108,7 +113,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def __init__(self, config: SandboxConfig, store: Store) -> None:
         self.config = config
         self.store = store
-        self.limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
+        self.limiter = (RateLimiter(config.rate_limit, config.rate_window_s)
+                        if config.rate_limit else None)
         self._faults = random.Random(config.seed)
         self._faults_lock = threading.Lock()
         super().__init__((config.host, config.port), Handler)
