@@ -34,6 +34,9 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+# The CRM's request budget ran out: what was read is loaded, the next run
+# continues (sysexits' EX_TEMPFAIL). `make extract && dbt build` stops here.
+EXIT_BUDGET = 75
 
 
 def register(subparsers: Any) -> None:
@@ -41,7 +44,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "run", help="extract the CRM (or the demo sandbox) into the raw schema",
         description="Copy Freshsales accounts, contacts, deals and selector lists into "
-        "the raw schema, incrementally. Without CRM_BASE_URL the demo sandbox is used.",
+        "the raw schema, incrementally. Without a CRM (CRM_BASE_URL, or "
+        "sources.freshsales.base_url in dlt's config) the demo sandbox is used. "
+        f"Exit codes: 0 done, 1 failed, 2 bad input, {EXIT_BUDGET} stopped on the CRM's "
+        "request budget (what was read is loaded; the next run continues).",
     )
     parser.add_argument("--destination", choices=("duckdb", "postgres", "filesystem"),
                         default=None,
@@ -57,27 +63,33 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--concurrency", type=int, default=None,
                         help="list requests in flight per entity on a full sync "
                         "(default: .dlt/config.toml, 4)")
+    parser.add_argument("--max-wait", type=float, default=None, metavar="SECONDS",
+                        help="longest wait for the CRM's request budget to reset; when the "
+                        "reset is further away the run stops with exit code "
+                        f"{EXIT_BUDGET} and the next run continues where it stopped "
+                        "(default: .dlt/config.toml max_rate_limit_wait_s, 120)")
     parser.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from extract.config import load_settings
+    from extract.config import crm_account, load_settings
     from extract.pipeline import format_summary, run_extract
 
     settings = load_settings()
+    args._secrets = (settings.crm_api_token or "", settings.pg.password)
+    # CRM_BASE_URL / CRM_API_TOKEN, else dlt's sources.freshsales.base_url / api_key.
+    account = crm_account(settings)
     destination = args.destination or settings.dbt_target
     common: dict[str, Any] = dict(
         destination=destination, duckdb_path=settings.duckdb_path,
         dataset=settings.raw_schema, pg_credentials=settings.pg,
         full_refresh=args.full_refresh, pipelines_dir=args.pipelines_dir,
         progress=not args.quiet and sys.stderr.isatty(), concurrency=args.concurrency,
+        max_wait_s=args.max_wait, notify=lambda line: print(f"note: {line}", file=sys.stderr),
     )
-    args._secrets = (settings.crm_api_token or "", settings.pg.password)
-    if settings.crm_base_url:
-        if not settings.crm_api_token:
-            raise _UsageError("CRM_BASE_URL is set but CRM_API_TOKEN is not")
-        summary = run_extract(base_url=settings.crm_base_url,
-                              api_key=settings.crm_api_token, **common)
+    if account is not None:
+        args._secrets = (account.api_key, settings.pg.password)
+        summary = run_extract(base_url=account.base_url, api_key=account.api_key, **common)
     else:
         summary = _run_demo(common, quiet=args.quiet)
     if args.summary:
@@ -89,23 +101,30 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _run_demo(common: dict[str, Any], quiet: bool) -> dict[str, Any]:
+    from extract.config import REPO_ROOT, dlt_settings_dir
     from extract.pipeline import run_extract
 
     try:
         from extract.sandbox import SandboxConfig, serve_in_thread
     except ImportError as exc:
         raise _UsageError(
-            f"CRM_BASE_URL is not set and the demo sandbox is missing ({exc})"
+            "no CRM is set (CRM_BASE_URL or sources.freshsales.base_url) and the demo "
+            f"sandbox is missing ({exc})"
         ) from None
     config = SandboxConfig()
     with serve_in_thread(config) as sandbox:
         if not quiet:
+            dlt_dir = dlt_settings_dir()
+            elsewhere = "" if dlt_dir == REPO_ROOT / ".dlt" else (
+                f"\n      (dlt reads {dlt_dir} here, not the project's {REPO_ROOT / '.dlt'})")
             print(
-                f"note: CRM_BASE_URL is not set: extracting DEMO data from the built-in "
-                f"sandbox ({config.accounts} accounts, {config.contacts} contacts, "
-                f"{config.deals} deals) at {sandbox.base_url}.\n"
+                "note: no CRM is set (neither CRM_BASE_URL nor sources.freshsales.base_url): "
+                f"extracting DEMO data from the built-in sandbox ({config.accounts} accounts, "
+                f"{config.contacts} contacts, {config.deals} deals) at {sandbox.base_url}.\n"
                 "      To load a real account set CRM_BASE_URL "
-                "(e.g. https://acme.myfreshworks.com/crm/sales) and CRM_API_TOKEN in .env.",
+                "(e.g. https://acme.myfreshworks.com/crm/sales) and CRM_API_TOKEN in .env,\n"
+                "      or base_url in .dlt/config.toml and api_key in .dlt/secrets.toml "
+                f"under [sources.freshsales].{elsewhere}",
                 file=sys.stderr,
             )
         crm_key = f"demo-sandbox:seed={config.seed}"
@@ -168,6 +187,8 @@ def _call(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -
         _report(str(exc), args)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - turned into one line below
+        from extract.pipeline import BudgetStopped
+
         message = _explain(exc, args)
         if message is None:
             message = f"unexpected {type(exc).__name__}: {exc} (run with --verbose for details)"
@@ -175,7 +196,7 @@ def _call(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -
         summary = getattr(exc, "summary", None)
         if summary and getattr(args, "summary", None):
             args.summary.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        return EXIT_ERROR
+        return EXIT_BUDGET if isinstance(exc, BudgetStopped) else EXIT_ERROR
 
 
 def _explain(exc: BaseException, args: argparse.Namespace) -> str | None:

@@ -8,6 +8,11 @@ CRM_BASE_URL, CRM_API_TOKEN, DUCKDB_PATH, RAW_SCHEMA, DBT_TARGET,
 PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and the original app's
 DATABASE_URL (translated into the PG* values when those are not set).
 
+The CRM to extract (`crm_account`) may also be configured the dlt way:
+`base_url` / `api_key` under `[sources.freshsales]` (env
+SOURCES__FRESHSALES__BASE_URL / SOURCES__FRESHSALES__API_KEY, `.dlt/secrets.toml`,
+`.dlt/config.toml`, as dlt resolves them); CRM_BASE_URL / CRM_API_TOKEN win.
+
 Errors raised here are `ConfigError`s whose message names the variable and
 never contains a secret.
 """
@@ -15,6 +20,7 @@ never contains a secret.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -25,6 +31,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DUCKDB_PATH = REPO_ROOT / "crm.duckdb"
 DEFAULT_RAW_SCHEMA = "raw"
 DBT_TARGETS = ("duckdb", "postgres")
+# dlt's names of the CRM's URL and key (`[sources.freshsales]` in .dlt/*.toml).
+DLT_BASE_URL = "sources.freshsales.base_url"
+DLT_API_KEY = "sources.freshsales.api_key"
 
 
 class ConfigError(ValueError):
@@ -140,14 +149,14 @@ def pg_settings(env: dict[str, str] | os._Environ[str] | None = None) -> PgSetti
     )
 
 
-def _base_url(value: str | None) -> str | None:
+def _base_url(value: str | None, variable: str = "CRM_BASE_URL") -> str | None:
     value = _clean(value)
     if value is None:
         return None
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(
-            "CRM_BASE_URL must be an http(s) URL such as "
+            f"{variable} must be an http(s) URL such as "
             "https://acme.myfreshworks.com/crm/sales"
         )
     value = value.rstrip("/")
@@ -193,3 +202,83 @@ def load_settings(read_env_file: bool = True) -> Settings:
         dbt_target=_dbt_target(env.get("DBT_TARGET")),
         pg=pg_settings(env),
     )
+
+
+# ---------------------------------------------------------------- the CRM account
+
+
+@dataclass(frozen=True)
+class CrmAccount:
+    """The CRM to extract and where its URL and key were found (names, not values)."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    base_url_from: str = "CRM_BASE_URL"
+    api_key_from: str = "CRM_API_TOKEN"
+
+
+_SET_URL = ("set CRM_BASE_URL (environment or .env) or base_url under "
+            "[sources.freshsales] in .dlt/config.toml (or SOURCES__FRESHSALES__BASE_URL)")
+_SET_KEY = ("set CRM_API_TOKEN (environment or .env) or api_key under "
+            "[sources.freshsales] in .dlt/secrets.toml (or SOURCES__FRESHSALES__API_KEY)")
+
+
+def crm_account(settings: Settings) -> CrmAccount | None:
+    """The CRM account to extract, or None when none is configured (the demo).
+
+    Each of the URL and the key is looked up in this order: CRM_BASE_URL /
+    CRM_API_TOKEN (environment, then `.env`), then dlt's config
+    `sources.freshsales.base_url` / `sources.freshsales.api_key` as dlt resolves
+    them (env SOURCES__FRESHSALES__*, `.dlt/secrets.toml`, `.dlt/config.toml` of
+    the current directory or DLT_PROJECT_DIR, then dlt's global folder; the key
+    only from places that hold secrets). A URL without a key, or a key without a
+    URL, is a ConfigError that names what is missing, never the key.
+    """
+    base_url, base_url_from = settings.crm_base_url, "CRM_BASE_URL"
+    api_key, api_key_from = settings.crm_api_token, "CRM_API_TOKEN"
+    if base_url is None:
+        base_url_from = DLT_BASE_URL
+        base_url = _base_url(_dlt_value(DLT_BASE_URL, secret=False), DLT_BASE_URL)
+    if api_key is None:
+        api_key_from = DLT_API_KEY
+        api_key = _clean(_dlt_value(DLT_API_KEY, secret=True))
+    if base_url is None and api_key is None:
+        return None
+    if api_key is None:
+        hint = ""
+        if _dlt_value(DLT_API_KEY, secret=False) is not None:
+            hint = " (dlt ignores the api_key in config.toml, which is not for secrets)"
+        raise ConfigError(
+            f"the CRM URL is set ({base_url_from}) but no API key{hint}: {_SET_KEY}"
+        )
+    if base_url is None:
+        raise ConfigError(
+            f"an API key is set ({api_key_from}) but no CRM URL: {_SET_URL}"
+        )
+    return CrmAccount(base_url, api_key, base_url_from, api_key_from)
+
+
+def dlt_settings_dir() -> Path:
+    """The `.dlt` folder dlt reads: the current directory's, or DLT_PROJECT_DIR's."""
+    import dlt
+
+    return Path(dlt.current.run_context().settings_dir).resolve()
+
+
+def _dlt_value(name: str, secret: bool) -> str | None:
+    """`name` as dlt resolves it (dlt.secrets for secrets, else dlt.config)."""
+    import dlt
+    from dlt.common.configuration.providers.toml import TomlProviderReadException
+
+    try:
+        value = (dlt.secrets if secret else dlt.config).get(name)
+    except TomlProviderReadException as exc:
+        # The parser's message may quote the file; keep only the position.
+        where = re.search(r"line \d+ col(?:umn)? \d+", str(exc))
+        raise ConfigError(
+            f"cannot read dlt's {exc.file_name} ({' or '.join(exc.full_paths)}): "
+            f"not valid TOML{' at ' + where.group(0) if where else ''}"
+        ) from None
+    if value is None or isinstance(value, str):
+        return value
+    raise ConfigError(f"{name} must be a string (in quotes)")

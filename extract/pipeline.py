@@ -8,7 +8,11 @@ wraps it. One run:
    DuckDB file) before it spends API quota;
 2. takes an exclusive `flock` so two runs never interleave (a killed run's
    lock is released by the kernel);
-3. finishes packages a killed run left behind, then extracts as usual;
+3. finishes packages a killed run left behind (a package that fails for a
+   data reason is moved aside to `<pipelines dir>/quarantine/`), then takes
+   the state from the destination, never from the local folder: when the
+   destination was reset (file deleted, schema dropped, folder removed), or a
+   raw table that has cursors is missing or empty, it syncs in full;
 4. loads DuckDB through parquet files and PostgreSQL through COPY (csv);
    `filesystem` writes the parquet files themselves to a folder or an
    object-store URL (env RAW_PARQUET_URL, default `data/raw_parquet` at the
@@ -33,6 +37,7 @@ import fcntl
 import hashlib
 import os
 import resource
+import shutil
 import signal
 import sys
 import threading
@@ -81,6 +86,14 @@ class ExtractError(RuntimeError):
 
 class LockHeld(ExtractError):
     pass
+
+
+class BudgetStopped(ExtractError):
+    """The CRM's request budget ran out before every view was read to its end.
+
+    What was read is loaded and each unfinished view saved its position: the
+    next run continues there. The CLI exits with EXIT_BUDGET for it.
+    """
 
 
 class DestinationUnavailable(ExtractError):
@@ -326,6 +339,8 @@ def run_extract(
     concurrency: int | None = None,
     source_options: dict[str, Any] | None = None,
     bucket_url: str | Path | None = None,
+    max_wait_s: float | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Extract the CRM at `base_url` into `dataset`; return the run summary.
 
@@ -333,7 +348,10 @@ def run_extract(
     user will meet. `source_options` go to `freshsales_source` (view names,
     includes, per_page, requests_per_second, ...). `bucket_url` is the folder
     or object-store URL of the filesystem destination (default: env
-    RAW_PARQUET_URL, else data/raw_parquet at the repo root).
+    RAW_PARQUET_URL, else data/raw_parquet at the repo root). `max_wait_s` is
+    the longest the run waits for the CRM's request budget to reset before it
+    stops with BudgetStopped. `notify` receives one-line notes as they happen
+    (a reset destination, a package moved aside); they are in the summary too.
     """
     if destination not in DESTINATIONS:
         raise ExtractError(f"destination must be one of {', '.join(DESTINATIONS)}")
@@ -348,7 +366,8 @@ def run_extract(
     )
     name = pipeline_name_for(destination, dataset, target)
     lock_path = lock_path or workdir / f"{name}.lock"
-    ctx = RunContext()
+    ctx = RunContext(notify=notify)
+    note = ctx.note
     with exclusive_lock(lock_path):
         preflight()
         pipeline = dlt.pipeline(
@@ -356,26 +375,60 @@ def run_extract(
             pipelines_dir=str(workdir),
         )
         fmt = FILE_FORMATS[destination]
-        finished = _finish_pending(pipeline, full_refresh)
+        finished = _finish_pending(pipeline, full_refresh, workdir, note)
+        refresh = full_refresh or _trust_destination(
+            pipeline, crm_key or base_url.rstrip("/"), note,
+        )
         options = dict(source_options or {})
         if concurrency is not None:
             options["concurrency"] = concurrency
+        if max_wait_s is not None:
+            options["max_rate_limit_wait_s"] = max_wait_s
         source = freshsales_source(
             base_url=base_url, api_key=api_key, crm_key=crm_key, context=ctx, **options,
         )
         with _maybe_progress(ctx, progress):
             try:
-                row_counts = _run_steps(pipeline, source, fmt, full_refresh)
+                row_counts = _run_steps(pipeline, source, fmt, refresh)
             except PipelineStepFailed as exc:
                 message = explain(exc, (api_key,))
+                if exc.step == "load" and not _destination_problem(exc):
+                    moved = _quarantine(pipeline, workdir)
+                    message = (f"loading failed ({message or _first_line(exc)}); the load "
+                               f"package was moved to {moved}; the next run reads its pages "
+                               "again")
                 if message:
                     raise ExtractError(message) from exc
                 raise
         summary = _summary(pipeline, ctx, destination, dataset, base_url, crm_key, started,
-                           started_at, finished, full_refresh, row_counts)
+                           started_at, finished, refresh, row_counts)
     if ctx.errors:
         raise ExtractError("; ".join(ctx.errors), summary)
+    if ctx.budget_stops:
+        raise BudgetStopped(budget_message(ctx), summary)
     return summary
+
+
+def budget_message(ctx: RunContext) -> str:
+    """"stopped on the CRM's request budget after N requests; X of Y pages of deals
+    read; the next run continues (budget resets in M min)"."""
+    read: dict[str, list[int]] = {}
+    for view, (page, total) in ctx.budget_stops.items():
+        entity = view.split("/", 1)[0]
+        if entity != "selector":
+            done, pages = read.setdefault(entity, [0, 0])
+            read[entity] = [done + page, pages + total]
+    parts = [f"{done:,} of {pages:,} pages of {entity} read" if pages else f"{entity} not begun"
+             for entity, (done, pages) in sorted(read.items())]
+    if any(view.startswith("selector/") for view in ctx.budget_stops):
+        parts.append("selector lists not read")
+    reset = ctx.budget_reset_s
+    when = ""
+    if reset is not None:
+        when = (f" (budget resets in {reset:.0f} s)" if reset < 90
+                else f" (budget resets in {reset / 60:.0f} min)")
+    return (f"stopped on the CRM's request budget after {ctx.stats.requests:,} requests; "
+            f"{'; '.join(parts)}; the next run continues{when}")
 
 
 KILL_AT_ENV = "CRM_EXTRACT_TEST_KILL_AT"
@@ -429,32 +482,126 @@ def _destination(
             lambda: check_postgres(pg))
 
 
-def _finish_pending(pipeline: dlt.Pipeline, full_refresh: bool) -> int:
-    """Load what a killed run left behind (or drop it on a full refresh)."""
+def _finish_pending(pipeline: dlt.Pipeline, full_refresh: bool, workdir: Path,
+                    note: Callable[[str], None]) -> int:
+    """Load what a killed run left behind (or drop it on a full refresh).
+
+    A package that fails to load for a data reason (not an unreachable, locked
+    or full destination) is moved aside, so runs do not fail on it forever;
+    its pages are read again, as the destination's state does not have them.
+    """
     if not pipeline.has_pending_data:
         return 0
     pending = len(pipeline.list_extracted_load_packages()) + len(
         pipeline.list_normalized_load_packages()
     )
     if full_refresh:
-        pipeline.drop_pending_packages()
+        pipeline.drop()
         return 0
-    pipeline.normalize()
-    pipeline.load()
+    try:
+        pipeline.normalize()
+        pipeline.load()
+    except PipelineStepFailed as exc:
+        if _destination_problem(exc):
+            raise
+        moved = _quarantine(pipeline, workdir)
+        note(f"a load package left by an earlier run failed to load ({_first_line(exc)}); "
+             f"moved it to {moved}; its pages are read again")
+        return 0
     return pending
 
 
+def _destination_problem(exc: BaseException) -> bool:
+    """The destination is unreachable, locked or full: the package is fine, keep it."""
+    for cause in _chain(exc):
+        if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+            return True
+        if _is_duckdb_lock(cause):
+            return True
+        name = type(cause).__name__
+        if name in ("OperationalError", "DestinationConnectionError",
+                    "DestinationTransientException") or "connection" in str(cause).lower()[:200]:
+            return True
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    causes = [c for c in _chain(exc) if not isinstance(c, PipelineStepFailed)]
+    text = str(causes[-1] if causes else exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _quarantine(pipeline: dlt.Pipeline, workdir: Path) -> Path:
+    """Copy the pending load packages to `<workdir>/quarantine/<pipeline>/` and
+    drop the local pipeline (state and schema come back from the destination)."""
+    target = workdir / "quarantine" / pipeline.pipeline_name
+    ids = [*pipeline.list_normalized_load_packages(), *pipeline.list_extracted_load_packages()]
+    root = Path(pipeline.working_dir)
+    for load_id in ids:
+        for folder in root.glob(f"*/*/{load_id}"):
+            if folder.is_dir():
+                shutil.copytree(folder, target / load_id, dirs_exist_ok=True)
+    pipeline.drop()
+    return target / ids[0] if len(ids) == 1 else target
+
+
+def _trust_destination(pipeline: dlt.Pipeline, crm_key: str,
+                       note: Callable[[str], None]) -> bool:
+    """Take the pipeline's state from the destination, never from the local folder.
+
+    The local working folder is dropped and the state and schema restored
+    from the destination (dlt's `sync_destination`). When the local folder
+    had cursors and the destination has none (the destination was reset: a
+    deleted file, a dropped schema, a removed folder, a new database), the
+    run syncs in full and says so. When the destination's state has cursors
+    for a raw table that is missing or empty, likewise, and True is returned:
+    the run drops the source's tables and state (dlt's `drop_sources`).
+    """
+    local = _tables_with_cursors(pipeline, crm_key)
+    pipeline.drop()
+    pipeline.sync_destination()
+    remote = _tables_with_cursors(pipeline, crm_key)
+    if local and not remote:
+        note(f"the destination has no data of this pipeline ({pipeline.dataset_name} was "
+             "reset, or this is a new database): ignoring the local state, syncing in full")
+        return False
+    if not remote:
+        return False
+    present = _raw_counts(pipeline, remote, exists_only=True)
+    missing = [table for table in remote if not present.get(table)]
+    if missing:
+        note(f"{', '.join(pipeline.dataset_name + '.' + t for t in missing)} missing or empty "
+             "in the destination while its state has cursors: syncing in full")
+        return True
+    return False
+
+
+def _tables_with_cursors(pipeline: dlt.Pipeline, crm_key: str) -> list[str]:
+    """The entity tables whose cursors or saved positions for this CRM are in the state."""
+    try:
+        resources = pipeline.state["sources"]["freshsales"]["resources"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return []
+    return [
+        table for table in fs_settings.ENTITIES
+        if any((resources.get(table) or {}).get(kind, {}).get(crm_key)
+               for kind in ("cursors", "positions"))
+    ]
+
+
 def _raw_counts(pipeline: dlt.Pipeline, tables: list[str],
-                distinct_ids: bool = False) -> dict[str, int]:
-    """Rows per raw table; records (distinct ids) in append-only parquet files."""
+                distinct_ids: bool = False, exists_only: bool = False) -> dict[str, int]:
+    """Rows per raw table; records (distinct ids) in append-only parquet files;
+    with `exists_only`, 1 for a table that has a row, else 0."""
     counted = "count(distinct id)" if distinct_ids else "count(*)"
     counts: dict[str, int] = {}
     with pipeline.sql_client() as client:
         for table in tables:
+            name = client.make_qualified_table_name(table)
+            sql = (f"select count(*) from (select 1 from {name} limit 1) as probe"
+                   if exists_only else f"select {counted} from {name}")
             try:
-                rows = client.execute_sql(
-                    f"select {counted} from {client.make_qualified_table_name(table)}"
-                )
+                rows = client.execute_sql(sql)
             except Exception:  # noqa: BLE001 - a table that does not exist counts 0
                 counts[table] = 0
                 continue
@@ -489,6 +636,11 @@ def _summary(
         "status_429": stats.status_429,
         "status_5xx": stats.status_5xx,
         "gap_rereads": stats.gap_rereads,
+        "malformed_retries": stats.malformed_retries,
+        "nul_cleaned": stats.nul_cleaned,
+        "notes": list(ctx.notes),
+        "stopped_on_budget": {view: {"page": page, "of_pages": total}
+                              for view, (page, total) in ctx.budget_stops.items()},
         "rate_limit_wait_s": round(stats.rate_limit_waits_s, 3),
         "records_fetched": dict(stats.records),
         "records_fetched_total": fetched,
@@ -537,6 +689,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"retries {summary['retries']} (429: {summary['status_429']}, "
         f"5xx: {summary['status_5xx']}), boundary re-reads {summary['gap_rereads']}"
     )
+    if summary.get("malformed_retries"):
+        lines.append(f"  malformed answers fetched again: {summary['malformed_retries']}")
+    if summary.get("nul_cleaned"):
+        lines.append(f"  text values cleaned of NUL bytes: {summary['nul_cleaned']}")
     for view, count in sorted(summary["list_requests"].items()):
         mode = summary["scan_mode"].get(view, "")
         lines.append(f"    {view:<32} {count:>6,} list requests  {mode}")

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from email.utils import parsedate_to_datetime
+from typing import Any, cast
 
 import orjson
 import requests
@@ -47,7 +48,19 @@ class ViewNotFound(CrmError):
 
 
 class RateLimitExhausted(CrmError):
-    pass
+    """The CRM's request budget is spent until later than the run may wait."""
+
+    def __init__(self, message: str, reset_in_s: float | None = None) -> None:
+        super().__init__(message)
+        self.reset_in_s = reset_in_s
+
+
+class MalformedAnswer(CrmError):
+    """A 200 that is not what the endpoint answers: no array, no `meta`, a short page."""
+
+
+class ViewFailed(CrmError):
+    """A view could not be read to the end; its cursor did not move."""
 
 
 # ---------------------------------------------------------------- stats
@@ -67,6 +80,11 @@ class RunStats:
     selector_rows: Counter[str] = field(default_factory=Counter)
     gap_rereads: int = 0
     rate_limit_waits_s: float = 0.0
+    malformed_retries: int = 0
+    nul_cleaned: int = 0  # text values that carried a NUL byte (PostgreSQL cannot store it)
+    crm_clock: datetime | None = None  # the CRM's Date header of the first answer
+    pages_read: Counter[str] = field(default_factory=Counter)  # view key -> position reached
+    pages_total: dict[str, int] = field(default_factory=dict)  # view key -> pages in the view
 
     def count_response(self, status: int) -> None:
         with self.lock:
@@ -81,6 +99,21 @@ class RunStats:
             self.list_requests[view_key] += 1
             self.pages[table] += 1
             self.records[table] += n_records
+
+    def count_request_only(self, view_key: str) -> None:
+        """A list request whose answer was not a usable page (retried)."""
+        with self.lock:
+            self.list_requests[view_key] += 1
+            self.malformed_retries += 1
+
+    def saw_clock(self, headers: Any) -> None:
+        if self.crm_clock is not None:
+            return
+        value = headers.get("date")
+        stamp = _http_date(value) if value else None
+        with self.lock:
+            if self.crm_clock is None:
+                self.crm_clock = stamp or datetime.now(UTC)
 
     @property
     def retries(self) -> int:
@@ -122,13 +155,28 @@ class RateLimiter:
                 return
             if wait > self.max_wait_s:
                 raise RateLimitExhausted(
-                    f"the CRM's rate limit resets in {wait:.1f} s, longer than the "
-                    f"{self.max_wait_s:g} s this run may wait; run again later "
-                    "(views read to the end keep their progress)"
+                    f"the CRM's request budget resets in {wait:.0f} s, longer than the "
+                    f"{self.max_wait_s:g} s this run may wait (--max-wait)",
+                    reset_in_s=wait,
                 )
             with self._stats.lock:
                 self._stats.rate_limit_waits_s += wait
             time.sleep(wait)
+
+    def release(self) -> None:
+        """A request that got no answer (connection error) is no longer in flight."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+
+    def pause(self, seconds: float) -> None:
+        """A 429 without reset headers: no request goes out for `seconds`."""
+        with self._lock:
+            self._remaining = 0
+            self._reset_at = max(self._reset_at, time.monotonic() + seconds)
+
+    def reset_in_s(self) -> float:
+        with self._lock:
+            return max(0.0, self._reset_at - time.monotonic())
 
     def _try_acquire(self) -> float:
         """0 when a request may go now (and it is counted), else seconds to wait."""
@@ -197,6 +245,14 @@ def _int_header(headers: Any, name: str) -> int | None:
     return None if value is None else int(value)
 
 
+def _http_date(value: str) -> datetime | None:
+    try:
+        stamp = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
 # ---------------------------------------------------------------- client
 
 
@@ -207,32 +263,42 @@ class RetryPolicy:
     max_attempts: int = 6
     backoff_factor: float = 1.0
     max_delay_s: float = 30.0
-    timeout_s: float = 60.0
+    timeout_s: float = 60.0  # read timeout: how long one answer may take
+    connect_timeout_s: float = 5.0  # how long a connection may take to open
+    max_429: int = 50  # 429s in a row for one request before the run gives up
 
 
 class CrmClient:
     """Thread-safe access to one Freshsales account.
 
     Each thread gets its own RESTClient over a session of one shared dlt
-    `Client` (retries, connection pool).
+    `Client`, which retries 5xx answers and read timeouts. 429s go back
+    through the rate limiter (which waits for the reset the CRM names, or
+    stops the run when that is further than it may wait), and connection
+    failures are retried here only once the CRM has answered this run: a
+    host that cannot be reached fails at the first request, within the
+    connect timeout.
     """
 
     def __init__(
         self, base_url: str, api_key: str, stats: RunStats, limiter: RateLimiter,
         retry: RetryPolicy | None = None, max_connections: int = 16,
     ) -> None:
-        retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy()
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self.stats = stats
         self.limiter = limiter
+        self._reached = False  # the CRM answered once: later connection errors are retried
         self._http = Client(
-            request_timeout=retry.timeout_s,
+            request_timeout=(self.retry.connect_timeout_s, self.retry.timeout_s),
             max_connections=max_connections,
             raise_for_status=False,
-            request_max_attempts=retry.max_attempts,
-            request_backoff_factor=retry.backoff_factor,
-            request_max_retry_delay=retry.max_delay_s,
+            status_codes=tuple(range(500, 600)),
+            exceptions=(requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError),
+            request_max_attempts=self.retry.max_attempts,
+            request_backoff_factor=self.retry.backoff_factor,
+            request_max_retry_delay=self.retry.max_delay_s,
         )
         self._local = threading.local()
 
@@ -254,27 +320,86 @@ class CrmClient:
         return rest
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._reached = True
         self.stats.count_response(response.status_code)
+        self.stats.saw_clock(response.headers)
         self.limiter.observe(response.headers)
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET a path under /api and parse it; raise CrmError subclasses."""
-        self.limiter.acquire()
-        try:
-            response = self._rest().get(path, params=params)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise CrmUnreachable(
-                f"cannot reach the CRM at {self.base_url} ({type(exc).__name__}); "
-                "check CRM_BASE_URL and the network"
-            ) from None
+        response = self._get(path, params)
         _raise_for_status(response, self.base_url, path)
+        content = response.content
         try:
-            return orjson.loads(response.content)
+            data = orjson.loads(content)
         except orjson.JSONDecodeError:
             raise CrmError(
                 f"the CRM at {self.base_url} answered {path} with something that is "
                 "not JSON; is CRM_BASE_URL the Freshsales URL ending in /crm/sales?"
             ) from None
+        if b"\\u0000" in content:
+            data, cleaned = strip_nul(data)
+            with self.stats.lock:
+                self.stats.nul_cleaned += cleaned
+        return data
+
+    def _get(self, path: str, params: dict[str, Any] | None) -> requests.Response:
+        """One answer that is not a 429, waiting for the CRM's budget as needed."""
+        refused = 0
+        lost = 0
+        while True:
+            self.limiter.acquire()
+            try:
+                response = self._rest().get(path, params=params)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                self.limiter.release()
+                lost += 1
+                if not self._reached or lost >= self.retry.max_attempts:
+                    raise CrmUnreachable(
+                        f"cannot reach the CRM at {self.base_url} ({_reason(exc)}); "
+                        "check CRM_BASE_URL and the network"
+                    ) from None
+                time.sleep(min(self.retry.max_delay_s, self.retry.backoff_factor * 2 ** lost))
+                continue
+            if response.status_code != 429:
+                return response
+            refused += 1
+            if refused >= self.retry.max_429:
+                raise RateLimitExhausted(
+                    f"the CRM at {self.base_url} answered 429 (rate limit) {refused} times "
+                    "in a row", reset_in_s=self.limiter.reset_in_s(),
+                )
+            if not _has_reset(response.headers):
+                self.limiter.pause(min(self.retry.max_delay_s, 2.0 ** refused))
+
+
+def _has_reset(headers: Any) -> bool:
+    return any(headers.get(h) is not None for h in ("retry-after", "x-ratelimit-reset"))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.ReadTimeout):
+        return "no answer within the read timeout"
+    return type(exc).__name__
+
+
+def strip_nul(value: Any) -> tuple[Any, int]:
+    """`value` with NUL characters removed from every string, and how many held one."""
+    if isinstance(value, str):
+        return (value.replace("\x00", ""), 1) if "\x00" in value else (value, 0)
+    if isinstance(value, list):
+        cleaned = [strip_nul(item) for item in value]
+        return [v for v, _ in cleaned], sum(n for _, n in cleaned)
+    if isinstance(value, dict):
+        total = 0
+        out = {}
+        for key, item in value.items():
+            out[key], n = strip_nul(item)
+            total += n
+        return out, total
+    return value, 0
 
 
 def _raise_for_status(response: requests.Response, base_url: str, path: str) -> None:
@@ -290,11 +415,6 @@ def _raise_for_status(response: requests.Response, base_url: str, path: str) -> 
         raise CrmError(
             f"the CRM at {base_url} has no {path} (404); is CRM_BASE_URL the "
             "Freshsales URL ending in /crm/sales?"
-        )
-    if status == 429:
-        raise RateLimitExhausted(
-            f"the CRM at {base_url} kept answering 429 (rate limit) after retries; "
-            "run again later (views read to the end keep their progress)"
         )
     raise CrmError(f"the CRM at {base_url} answered {path} with HTTP {status} after retries")
 
@@ -316,7 +436,14 @@ class View:
 def list_views(client: CrmClient, entity: str) -> dict[str, int]:
     """View name -> view id for one module (`GET /api/{module}/filters`)."""
     data = client.get_json(f"{entity}/filters")
-    return {f["name"]: int(f["id"]) for f in data.get("filters", []) if "name" in f}
+    views = data.get("filters") if isinstance(data, dict) else None
+    if not isinstance(views, list):
+        raise MalformedAnswer(
+            f"the CRM at {client.base_url} answered {entity}/filters without a 'filters' "
+            f"list: {short_json(data)}"
+        )
+    return {f["name"]: int(f["id"]) for f in views
+            if isinstance(f, dict) and "name" in f and _as_int(f.get("id")) is not None}
 
 
 def pick_views(
@@ -355,11 +482,26 @@ def pick_views(
 class Page:
     number: int
     records: list[dict[str, Any]]
-    total: int | None
+    total: int
     total_pages: int | None
     fetched_at: datetime
+    per_page: int  # the page size the CRM served
     newest: datetime | None = None
     oldest: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Position:
+    """How far an unfinished scan of a view read, in order.
+
+    Every record of the view with `updated_at` above `boundary` (and those at
+    `boundary` whose id is in `boundary_ids`) was read; `page` is the last
+    page read in order.
+    """
+
+    page: int
+    boundary: datetime
+    boundary_ids: frozenset[Any] = frozenset()
 
 
 def parse_ts(value: Any) -> datetime | None:
@@ -376,6 +518,7 @@ def parse_ts(value: Any) -> datetime | None:
 def fetch_page(
     client: CrmClient, view: View, number: int, include: str, per_page: int,
 ) -> Page:
+    """One page of a view, checked: raises MalformedAnswer instead of guessing."""
     params = {
         "page": number,
         "per_page": per_page,
@@ -386,19 +529,65 @@ def fetch_page(
         params["include"] = include
     fetched_at = datetime.now(UTC)
     data = client.get_json(f"{view.entity}/view/{view.id}", params)
-    records = data.get(view.entity) or []
-    meta = data.get("meta") or {}
+    try:
+        records, total, total_pages = _page_parts(data, view.entity)
+        served = served_page_size(number, len(records), total, total_pages, per_page)
+    except MalformedAnswer:
+        client.stats.count_request_only(view.key)
+        raise
     client.stats.count_page(view.entity, view.key, len(records))
     stamps = [t for t in (parse_ts(r.get(settings.SORT_FIELD)) for r in records) if t]
     return Page(
         number=number,
         records=records,
-        total=_as_int(meta.get("total")),
-        total_pages=_as_int(meta.get("total_pages")),
+        total=total,
+        total_pages=total_pages,
         fetched_at=fetched_at,
+        per_page=served,
         newest=max(stamps) if stamps else None,
         oldest=min(stamps) if stamps else None,
     )
+
+
+def _page_parts(data: Any, entity: str) -> tuple[list[dict[str, Any]], int, int | None]:
+    """The records, `meta.total` and `meta.total_pages` of a list answer."""
+    if not isinstance(data, dict):
+        raise MalformedAnswer(f"the answer is a JSON {type(data).__name__}, not an object")
+    if "errors" in data:
+        raise MalformedAnswer(f"the answer carries errors: {short_json(data['errors'])}")
+    records = data.get(entity)
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise MalformedAnswer(f"the answer has no {entity!r} list of records")
+    meta = data.get("meta")
+    total = _as_int(meta.get("total")) if isinstance(meta, dict) else None
+    if total is None or total < 0:
+        raise MalformedAnswer("the answer has no meta.total")
+    return records, total, _as_int(meta.get("total_pages"))
+
+
+def served_page_size(
+    number: int, count: int, total: int, total_pages: int | None, asked: int,
+) -> int:
+    """The page size the CRM used for a page of `count` records, or MalformedAnswer.
+
+    A page holds `asked` records, or fewer only as the view's last page (or an
+    empty one past it). A CRM that serves smaller pages than asked shows it
+    through `meta.total_pages`; any other short page is not trusted.
+    """
+    expected = min(asked, max(0, total - (number - 1) * asked))
+    if count >= expected:
+        return max(asked, count) if count > asked else asked
+    if total_pages and count and number < total_pages and -(-total // count) == total_pages:
+        return count  # a full page of a CRM that caps the page size below `asked`
+    raise MalformedAnswer(
+        f"page {number} has {count} records where {expected} were expected "
+        f"(meta.total {total}, {asked} per page)"
+    )
+
+
+def short_json(value: Any) -> str:
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _as_int(value: Any) -> int | None:
@@ -424,12 +613,24 @@ class ViewScan:
     to the cursor are read again; those whose id the previous scan already
     had at that instant (`cursor_ids`) are not loaded again.
 
+    A view ends only on evidence: when the pages read account for
+    `meta.total`. An answer without the records or `meta`, or a short page
+    before the last, is fetched again (`page_attempts` in all) and then
+    fails the scan (ViewFailed, naming the page); the cursor does not move.
+
     A full scan fetches pages 2..n with up to `concurrency` requests in
     flight once page 1 told the total. If `meta.total` drops between two
     consecutive pages, records were deleted or moved out of the view while
     paging and the later records shifted up: the boundary is read again so
     none is skipped. If `meta.total` grows, the extra pages at the end are
-    read too. `new_cursor` is set only when the scan ran to its end.
+    read too. `new_cursor` is set only when the scan ran to its end, and
+    never later than `cap` (the sync's start): a record stamped in the
+    future is loaded, but later edits are still seen.
+
+    `resume` continues a scan that stopped early (say, on the CRM's hourly
+    request budget) at its `Position`: from that page, or earlier ones if
+    deletes since shifted the view up, skipping what was read before.
+    `position` tells how far this scan read, for the next run to resume.
     """
 
     client: CrmClient
@@ -440,55 +641,120 @@ class ViewScan:
     concurrency: int = 4
     max_repair_pages: int = 5
     cursor_ids: frozenset[Any] = frozenset()
+    resume: Position | None = None
+    cap: datetime | None = None
+    page_attempts: int = 3
+    retry_pause_s: float = 0.5
     new_cursor: datetime | None = None
     new_cursor_ids: frozenset[Any] = frozenset()
     finished: bool = False
+    position: Position | None = None
     _newest: datetime | None = None
     _newest_ids: set[Any] = field(default_factory=set)
 
     def pages(self) -> Iterator[Page]:
-        first = self._fetch(1)
-        yield self._seen(first)
+        first = self._first()
+        yield self._seen(first, in_order=True)
         if not self._done(first, first):
             ahead = self.concurrency if self.cursor is None else 1
-            for page in self._rest_of_view(first, ahead):
-                yield self._seen(page)
-        if self._newest is None or (self.cursor is not None and self._newest < self.cursor):
-            self._newest, self._newest_ids = self.cursor, set(self.cursor_ids)
-        self.new_cursor = self._newest
-        self.new_cursor_ids = frozenset(self._newest_ids)
+            for page, in_order in self._rest_of_view(first, ahead):
+                yield self._seen(page, in_order)
+        self.new_cursor, self.new_cursor_ids = self.progress_cursor()
         self.finished = True
+
+    def progress_cursor(self) -> tuple[datetime | None, frozenset[Any]]:
+        """The newest `updated_at` read so far (capped) and the ids that carry it."""
+        newest, ids = self._newest, frozenset(self._newest_ids)
+        if newest is None or (self.cursor is not None and newest < self.cursor):
+            newest, ids = self.cursor, self.cursor_ids
+        if newest is not None and self.cap is not None and newest > self.cap:
+            newest, ids = self.cap, frozenset()
+        return newest, ids
 
     def fresh_records(self, page: Page) -> list[dict[str, Any]]:
         """The records of a page not already loaded by the previous sync."""
-        if self.cursor is None:
+        if self.cursor is None and self.resume is None:
             return page.records
         cursor, known = self.cursor, self.cursor_ids
         fresh = []
         for record in page.records:
             stamp = parse_ts(record.get(settings.SORT_FIELD))
-            if stamp is None or stamp > cursor:
-                fresh.append(record)
-            elif stamp == cursor and record.get("id") not in known:
-                fresh.append(record)
+            if stamp is not None and cursor is not None and (
+                stamp < cursor or (stamp == cursor and record.get("id") in known)
+            ):
+                continue
+            if stamp is not None and self.resume is not None and (
+                stamp > self.resume.boundary
+                or (stamp == self.resume.boundary
+                    and record.get("id") in self.resume.boundary_ids)
+            ):
+                continue
+            fresh.append(record)
         return fresh
 
     def _fetch(self, number: int) -> Page:
-        return fetch_page(self.client, self.view, number, self.include, self.per_page)
+        for attempt in range(1, self.page_attempts + 1):
+            try:
+                return fetch_page(self.client, self.view, number, self.include, self.per_page)
+            except MalformedAnswer as exc:
+                if attempt == self.page_attempts:
+                    raise ViewFailed(
+                        f"page {number}: {exc} ({attempt} attempts); "
+                        "the view's cursor did not move"
+                    ) from None
+                time.sleep(self.retry_pause_s * attempt)
+        raise AssertionError("unreachable")
 
-    def _seen(self, page: Page) -> Page:
-        """Track the newest `updated_at` of the scan and the ids that carry it."""
-        newest = page.newest
-        if newest is None:
-            return page
-        if self._newest is None or newest > self._newest:
-            self._newest, self._newest_ids = newest, set()
-        if newest == self._newest:
-            self._newest_ids.update(
-                r.get("id") for r in page.records
-                if parse_ts(r.get(settings.SORT_FIELD)) == newest
-            )
+    def _first(self) -> Page:
+        """Page 1, or where a stopped scan resumes: the first page that starts
+        above the boundary, so that no record left to read sits before it."""
+        page = self._fetch(self.resume.page if self.resume else 1)
+        self.per_page = page.per_page
+        steps = 0
+        while self.resume is not None and page.number > 1:
+            top = parse_ts(page.records[0].get(settings.SORT_FIELD)) if page.records else None
+            if top is not None and top > self.resume.boundary:
+                break
+            steps += 1
+            last = pages_for(page.total, page.per_page)
+            number = 1 if steps > self.max_repair_pages else max(1, min(page.number - 1, last))
+            with self.client.stats.lock:
+                self.client.stats.gap_rereads += 1
+            page = self._fetch(number)
         return page
+
+    def _seen(self, page: Page, in_order: bool) -> Page:
+        """Track the newest `updated_at` of the scan, the ids that carry it, and
+        the position reached in order."""
+        self.per_page = page.per_page
+        with self.client.stats.lock:
+            self.client.stats.pages_total[self.view.key] = pages_for(page.total, page.per_page)
+            if in_order:
+                self.client.stats.pages_read[self.view.key] = page.number
+        newest = page.newest
+        if newest is not None:
+            if self._newest is None or newest > self._newest:
+                self._newest, self._newest_ids = newest, set()
+            if newest == self._newest:
+                self._newest_ids.update(
+                    r.get("id") for r in page.records
+                    if parse_ts(r.get(settings.SORT_FIELD)) == newest
+                )
+        if in_order and page.oldest is not None:
+            self._advance(page)
+        return page
+
+    def _advance(self, page: Page) -> None:
+        oldest = cast(datetime, page.oldest)
+        here = frozenset(
+            r.get("id") for r in page.records if parse_ts(r.get(settings.SORT_FIELD)) == oldest
+        )
+        before = self.position or self.resume
+        if before is not None and before.boundary < oldest:
+            oldest, here = before.boundary, frozenset()
+        if before is not None and before.boundary == oldest:
+            here = here | before.boundary_ids
+        self.position = Position(page.number, oldest, here)
 
     def _done(self, page: Page, latest: Page) -> bool:
         """After `page` (in order), is the view read far enough?"""
@@ -498,9 +764,9 @@ class ViewScan:
             return True
         return page.number >= pages_for(latest.total, self.per_page)
 
-    def _rest_of_view(self, first: Page, ahead: int) -> Iterator[Page]:
+    def _rest_of_view(self, first: Page, ahead: int) -> Iterator[tuple[Page, bool]]:
         pending: deque[Future[Page]] = deque()
-        next_number = 2
+        next_number = first.number + 1
         previous = first
         latest = first  # the page with the freshest meta seen so far
         with ThreadPoolExecutor(max_workers=max(1, ahead)) as pool:
@@ -515,8 +781,9 @@ class ViewScan:
                     page = pending.popleft().result()
                     latest = page if page.fetched_at >= latest.fetched_at else latest
                     if _total_dropped(previous, page):
-                        yield from self._repair(previous, page)
-                    yield page
+                        for reread in self._repair(previous, page):
+                            yield reread, False
+                    yield page, True
                     if self._done(page, latest):
                         return
                     previous = page

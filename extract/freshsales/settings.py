@@ -10,6 +10,7 @@ from typing import Any
 
 API_PREFIX = "api"
 PAGE_SIZE = 100
+MAX_PAGE_SIZE = 100  # the CRM serves at most 100 records a page
 SORT_FIELD = "updated_at"
 
 ENTITIES = ("sales_accounts", "contacts", "deals")

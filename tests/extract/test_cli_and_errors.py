@@ -18,14 +18,22 @@ from extract_helpers import REPO_ROOT, query, raw_rows, sandbox
 
 from extract.config import PgSettings
 from extract.freshsales.helpers import ViewNotFound
-from extract.pipeline import DestinationUnavailable, ExtractError, LockHeld, explain, run_extract
+from extract.pipeline import (
+    BudgetStopped,
+    DestinationUnavailable,
+    LockHeld,
+    explain,
+    run_extract,
+)
 
 SECRET = "s3cr3t-token-never-printed"
 
 
 def _env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CRM_", "PG", "DATABASE_URL", "DUCKDB_", "RAW_", "DBT_TARGET"))}
+           if not k.startswith(("CRM_", "PG", "DATABASE_URL", "DUCKDB_", "RAW_", "DBT_TARGET",
+                                "SOURCES__FRESHSALES__BASE_URL", "SOURCES__FRESHSALES__API_KEY",
+                                "DLT_PROJECT_DIR"))}
     env.update(DUCKDB_PATH=str(tmp_path / "cli.duckdb"), DBT_TARGET="duckdb",
                RUNTIME__DLTHUB_TELEMETRY="false", PYTHONPATH=str(REPO_ROOT))
     env.update(overrides)
@@ -83,7 +91,9 @@ def test_unreachable_crm_gives_up_quickly_with_a_clear_message(tmp_path):
 
 
 def test_demo_mode_without_crm_base_url(tmp_path):
-    env = _env(tmp_path)
+    # empty = not set; it also hides a CRM in the repo's .env or .dlt/secrets.toml
+    env = _env(tmp_path, CRM_BASE_URL="", CRM_API_TOKEN="",
+               SOURCES__FRESHSALES__BASE_URL="", SOURCES__FRESHSALES__API_KEY="")
     done = _cli(tmp_path, env=env, timeout=180)
     assert done.returncode == 0, done.stderr
     assert "DEMO data" in done.stderr and "CRM_BASE_URL" in done.stderr
@@ -193,8 +203,9 @@ def test_kill_9_then_rerun_equals_a_clean_run(tmp_path, kill_at):
 
 def test_rate_limit_give_up_then_the_next_run_completes(run_duckdb, db_path):
     with sandbox(rate_limit=5, accounts=20, contacts=50, deals=80) as sb:
-        with pytest.raises(ExtractError, match="rate limit resets in .* run again later"):
-            run_duckdb(sb, source_options={"max_rate_limit_wait_s": 0.01})
+        with pytest.raises(BudgetStopped, match="stopped on the CRM's request budget after "
+                           r"\d+ requests; .*the next run continues \(budget resets in"):
+            run_duckdb(sb, max_wait_s=0.01)
         summary = run_duckdb(sb)
         assert summary["raw_counts"]["deals"] == sb.state.gen.sizes["deals"]
 

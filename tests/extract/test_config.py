@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from extract.config import REPO_ROOT, ConfigError, load_settings, pg_settings
+from extract.config import REPO_ROOT, ConfigError, crm_account, load_settings, pg_settings
 
 
 def _clear(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,3 +53,59 @@ def test_bad_values_name_the_variable(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
         load_settings(read_env_file=False)
+
+
+# The CRM account: CRM_* first, then dlt's sources.freshsales.* (here through the
+# environment, which dlt reads live; an empty value stops dlt at the environment,
+# so no .dlt/*.toml can answer). The TOML files are covered in test_cli_config.py.
+DLT_URL, DLT_KEY = "SOURCES__FRESHSALES__BASE_URL", "SOURCES__FRESHSALES__API_KEY"
+KEY = "k3y-that-must-never-be-printed"
+
+
+def _crm(monkeypatch: pytest.MonkeyPatch, **values: str) -> Any:
+    _clear(monkeypatch)
+    for name in (DLT_URL, DLT_KEY):
+        monkeypatch.setenv(name, "")
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return crm_account(load_settings(read_env_file=False))
+
+
+def test_no_crm_anywhere_means_the_demo(monkeypatch):
+    assert _crm(monkeypatch) is None
+
+
+def test_crm_variables_win_over_dlt_config(monkeypatch):
+    account = _crm(monkeypatch, CRM_BASE_URL="https://a.example/crm/sales", CRM_API_TOKEN="a",
+                   **{DLT_URL: "https://b.example/crm/sales", DLT_KEY: "b"})
+    assert (account.base_url, account.api_key) == ("https://a.example/crm/sales", "a")
+    assert (account.base_url_from, account.api_key_from) == ("CRM_BASE_URL", "CRM_API_TOKEN")
+
+
+def test_dlt_config_alone_and_mixed_with_crm_variables(monkeypatch):
+    account = _crm(monkeypatch, **{DLT_URL: "https://b.example/crm/sales/api/", DLT_KEY: KEY})
+    assert (account.base_url, account.api_key) == ("https://b.example/crm/sales", KEY)
+    assert account.base_url_from == "sources.freshsales.base_url"
+    assert KEY not in repr(account)
+    mixed = _crm(monkeypatch, CRM_BASE_URL="https://a.example/crm/sales", **{DLT_KEY: KEY})
+    assert (mixed.base_url, mixed.api_key) == ("https://a.example/crm/sales", KEY)
+    assert (mixed.base_url_from, mixed.api_key_from) == ("CRM_BASE_URL",
+                                                         "sources.freshsales.api_key")
+
+
+def test_dlt_base_url_is_validated_like_crm_base_url(monkeypatch):
+    with pytest.raises(ConfigError, match="sources.freshsales.base_url must be an http"):
+        _crm(monkeypatch, **{DLT_URL: "acme.myfreshworks.com", DLT_KEY: KEY})
+
+
+@pytest.mark.parametrize(("values", "missing"), [
+    ({"CRM_BASE_URL": "https://a.example/crm/sales"}, "no API key"),
+    ({DLT_URL: "https://a.example/crm/sales"}, "no API key"),
+    ({"CRM_API_TOKEN": KEY}, "no CRM URL"),
+    ({DLT_KEY: KEY}, "no CRM URL"),
+])
+def test_half_a_crm_is_an_error_without_the_key(monkeypatch, values, missing):
+    with pytest.raises(ConfigError, match=missing) as error:
+        _crm(monkeypatch, **values)
+    assert KEY not in str(error.value)
+
