@@ -1,9 +1,11 @@
-"""Fixtures of the dbt tests: a sandbox CRM extracted once into a DuckDB file."""
+"""Fixtures of the dbt tests: a sandbox CRM extracted once into a DuckDB file,
+and a schema prefix of its own on PostgreSQL."""
 
 from __future__ import annotations
 
 import shutil
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ REPO_ROOT = str(Path(__file__).resolve().parents[2])
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from dbt_support import DbtProject, extract_duckdb  # noqa: E402
+from dbt_support import DbtProject, extract_duckdb, pg_cursor  # noqa: E402
 
 from extract.sandbox import SandboxConfig, serve_in_thread  # noqa: E402
 
@@ -55,3 +57,15 @@ def built(raw_duckdb: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
         return cache[preset]
 
     return build
+
+
+@pytest.fixture
+def pg_prefix(require_postgres: None) -> Iterator[str]:
+    """A schema prefix of its own; every schema under it is dropped after."""
+    prefix = f"test_dbt_{uuid.uuid4().hex[:8]}_"
+    yield prefix
+    with pg_cursor() as cur:
+        cur.execute("select nspname from pg_namespace where nspname like %s",
+                    (prefix.replace("_", r"\_") + "%",))
+        for (schema,) in cur.fetchall():
+            cur.execute(f'drop schema "{schema}" cascade')

@@ -6,7 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,44 @@ def pg_settings() -> dict[str, Any]:
         "password": os.environ.get("PGPASSWORD") or "postgres",
         "database": os.environ.get("PGDATABASE", "postgres"),
     }
+
+
+def extract_postgres(sandbox: Any, dataset: str, pipelines_dir: Path) -> dict[str, Any]:
+    from extract.pipeline import run_extract
+
+    return run_extract(
+        destination="postgres", base_url=sandbox.base_url, api_key=sandbox.api_key,
+        dataset=dataset, pg_credentials=pg_settings(), pipelines_dir=str(pipelines_dir),
+    )
+
+
+def postgres_project(workdir: Path, prefix: str) -> DbtProject:
+    """dbt on PostgreSQL with every schema under `prefix` (raw: `<prefix>raw`)."""
+    settings = pg_settings()
+    return DbtProject(workdir, env={
+        "DBT_TARGET": "postgres", "DBT_SCHEMA_PREFIX": prefix,
+        "RAW_SCHEMA": f"{prefix}raw",
+        "PGHOST": settings["host"], "PGPORT": str(settings["port"]),
+        "PGUSER": settings["user"], "PGPASSWORD": settings["password"],
+        "PGDATABASE": settings["database"],
+    })
+
+
+@contextmanager
+def pg_cursor() -> Iterator[Any]:
+    """A cursor on the test database; commits on success, then closes."""
+    import psycopg2
+
+    settings = pg_settings()
+    conn = psycopg2.connect(
+        host=settings["host"], port=settings["port"], user=settings["user"],
+        password=settings["password"], dbname=settings["database"],
+    )
+    try:
+        with conn, conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:

@@ -2,58 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import psycopg2
-import pytest
-from dbt_support import DbtProject, mart_rows, pg_settings
-
-
-@pytest.fixture
-def pg_prefix(require_postgres: None) -> Iterator[str]:
-    """A schema prefix of its own; every schema under it is dropped after."""
-    prefix = f"test_dbt_{uuid.uuid4().hex[:8]}_"
-    yield prefix
-    settings = pg_settings()
-    with psycopg2.connect(
-        host=settings["host"], port=settings["port"], user=settings["user"],
-        password=settings["password"], dbname=settings["database"],
-    ) as conn, conn.cursor() as cur:
-        cur.execute("select nspname from pg_namespace where nspname like %s",
-                    (prefix.replace("_", r"\_") + "%",))
-        for (schema,) in cur.fetchall():
-            cur.execute(f'drop schema "{schema}" cascade')
+from dbt_support import extract_postgres, mart_rows, pg_cursor, postgres_project
 
 
 def test_postgres_marts_equal_duckdb_marts(
     sandbox: Any, built: Any, pg_prefix: str, tmp_path: Path,
 ) -> None:
-    from extract.pipeline import run_extract
-
-    settings = pg_settings()
-    run_extract(
-        destination="postgres", base_url=sandbox.base_url, api_key=sandbox.api_key,
-        dataset=f"{pg_prefix}raw", pg_credentials=settings,
-        pipelines_dir=str(tmp_path / "pipelines"),
-    )
-    project = DbtProject(tmp_path / "dbt", env={
-        "DBT_TARGET": "postgres", "DBT_SCHEMA_PREFIX": pg_prefix,
-        "RAW_SCHEMA": f"{pg_prefix}raw",
-        "PGHOST": settings["host"], "PGPORT": str(settings["port"]),
-        "PGUSER": settings["user"], "PGPASSWORD": settings["password"],
-        "PGDATABASE": settings["database"],
-    })
+    extract_postgres(sandbox, f"{pg_prefix}raw", tmp_path / "pipelines")
+    project = postgres_project(tmp_path / "dbt", pg_prefix)
     result = project.run("build")
     assert "Completed successfully" in result.stdout
 
-    with psycopg2.connect(
-        host=settings["host"], port=settings["port"], user=settings["user"],
-        password=settings["password"], dbname=settings["database"],
-    ) as conn, conn.cursor() as cur:
+    with pg_cursor() as cur:
         def fetch(sql: str) -> list[tuple[Any, ...]]:
             cur.execute(sql)
             return cur.fetchall()

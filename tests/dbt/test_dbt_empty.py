@@ -1,0 +1,123 @@
+"""Empty is valid: a CRM with no account, contact or deal extracts to raw
+entity tables with their declared columns and no rows, and `dbt build`
+passes with every mart empty, on DuckDB and on PostgreSQL. The incremental
+deal_aggregations also builds again on empty raw, and is right once data
+arrives."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from dbt_support import (
+    ENTITY_MART,
+    MART_KEYS,
+    DbtProject,
+    extract_duckdb,
+    extract_postgres,
+    pg_cursor,
+    postgres_project,
+    rows,
+)
+
+from extract.sandbox import SandboxConfig, serve_in_thread
+
+EMPTY = SandboxConfig(seed=42, accounts=0, contacts=0, deals=0)
+ENTITIES = tuple(ENTITY_MART)
+# Selector lists are not entities: an empty CRM still has them.
+SELECTORS = ("territories", "industry_types", "lead_sources", "deal_stages")
+MARTS = tuple(MART_KEYS)
+VANILLA = ("--vars", "{crm_preset: vanilla}")
+AGGREGATIONS = ("select * from marts.deal_aggregations"
+                " order by account_id, aggregation_type, aggregation_date")
+
+Fetch = Callable[[str], list[tuple[Any, ...]]]
+
+
+def row_counts(fetch: Fetch, schema: str, tables: Iterable[str]) -> dict[str, int]:
+    return {table: fetch(f"select count(*) from {schema}.{table}")[0][0] for table in tables}
+
+
+def assert_empty_crm_built(fetch: Fetch, prefix: str = "") -> None:
+    raw = row_counts(fetch, f"{prefix}raw", ENTITIES + SELECTORS)
+    assert {table: raw[table] for table in ENTITIES} == dict.fromkeys(ENTITIES, 0)
+    assert all(raw[table] > 0 for table in SELECTORS), raw
+    assert row_counts(fetch, f"{prefix}marts", MARTS) == dict.fromkeys(MARTS, 0)
+
+
+def ran_with_saved_state(project: DbtProject) -> bool:
+    """The last build of deal_aggregations diffed against its saved state."""
+    compiled = next((project.workdir / "target" / "compiled").rglob("deal_aggregations.sql"))
+    return "int_deal_aggregations_state" in compiled.read_text()
+
+
+@pytest.fixture(scope="module")
+def empty_sandbox() -> Iterator[Any]:
+    with serve_in_thread(EMPTY) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def empty_duckdb(empty_sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The empty CRM extracted and built once (original preset)."""
+    workdir = tmp_path_factory.mktemp("empty")
+    path = workdir / "crm.duckdb"
+    extract_duckdb(empty_sandbox, path, workdir / "pipelines")
+    result = DbtProject(workdir / "dbt", env={"DUCKDB_PATH": str(path)}).run("build")
+    assert "Completed successfully" in result.stdout
+    return path
+
+
+def test_empty_crm_builds_empty_marts_on_duckdb(empty_duckdb: Path) -> None:
+    with duckdb.connect(str(empty_duckdb), read_only=True) as con:
+        assert_empty_crm_built(lambda sql: rows(con, sql))
+
+
+def test_deal_aggregations_after_empty_builds_equals_full_rebuild(
+    empty_duckdb: Path, sandbox: Any, tmp_path: Path,
+) -> None:
+    """A second build on empty raw runs deal_aggregations incrementally on an
+    empty table and state; then records arrive (the extractor merges the
+    sandbox of conftest.py into the same raw) and the next incremental build
+    equals a full rebuild. These builds use the vanilla preset, so each
+    preset meets empty raw."""
+    path = tmp_path / "crm.duckdb"
+    shutil.copy(empty_duckdb, path)
+    project = DbtProject(tmp_path / "dbt", env={"DUCKDB_PATH": str(path)})
+    project.run("build", *VANILLA)
+    assert ran_with_saved_state(project)
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert_empty_crm_built(lambda sql: rows(con, sql))
+    extract_duckdb(sandbox, path, tmp_path / "pipelines")
+    project.run("build", *VANILLA)
+    assert ran_with_saved_state(project)
+    with duckdb.connect(str(path), read_only=True) as con:
+        incremental = rows(con, AGGREGATIONS)
+    project.run("build", "--select", "deal_aggregations", "--full-refresh", *VANILLA)
+    with duckdb.connect(str(path), read_only=True) as con:
+        full = rows(con, AGGREGATIONS)
+    assert incremental, "no deal_aggregations after the records arrived"
+    assert incremental == full
+
+
+def test_empty_crm_builds_empty_marts_on_postgres(
+    empty_sandbox: Any, pg_prefix: str, tmp_path: Path,
+) -> None:
+    """As on DuckDB; the second build runs deal_aggregations incrementally
+    (PostgreSQL's delete+insert on an empty table) with the tests on it."""
+    extract_postgres(empty_sandbox, f"{pg_prefix}raw", tmp_path / "pipelines")
+    project = postgres_project(tmp_path / "dbt", pg_prefix)
+    for args in ((), ("--select", "deal_aggregations+")):
+        result = project.run("build", *args)
+        assert "Completed successfully" in result.stdout
+        with pg_cursor() as cur:
+            def fetch(sql: str) -> list[tuple[Any, ...]]:
+                cur.execute(sql)
+                return cur.fetchall()
+
+            assert_empty_crm_built(fetch, pg_prefix)
+    assert ran_with_saved_state(project)
