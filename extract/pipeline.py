@@ -641,6 +641,8 @@ def _summary(
         "notes": list(ctx.notes),
         "stopped_on_budget": {view: {"page": page, "of_pages": total}
                               for view, (page, total) in ctx.budget_stops.items()},
+        "budget_reset_s": (round(ctx.budget_reset_s, 3)
+                           if ctx.budget_reset_s is not None else None),
         "rate_limit_wait_s": round(stats.rate_limit_waits_s, 3),
         "records_fetched": dict(stats.records),
         "records_fetched_total": fetched,

@@ -153,15 +153,23 @@ def freshsales_source(
             columns=cast(TTableSchemaColumns, settings.ENTITY_COLUMNS[entity]),
             parallelized=True,
         )
-    for selector in selectors if selectors is not None else settings.SELECTORS:
-        table, array_key = settings.SELECTORS[selector]
+    # Selector lists are read before any resource runs: a list that cannot be
+    # read is left out of the run, so its raw table keeps its rows instead of
+    # being replaced by nothing (or raises, outside the runner).
+    wanted = list(selectors if selectors is not None else settings.SELECTORS)
+    with ThreadPoolExecutor(max_workers=max(1, min(len(wanted), concurrency))) as pool:
+        answers = list(pool.map(lambda name: _try_selector(client, name), wanted))
+    for selector, (rows, error) in zip(wanted, answers, strict=True):
+        table = settings.SELECTORS[selector][0]
+        if error is not None and ctx.defer_errors:
+            ctx.fail(f"selector/{selector}", error)
+            continue
         yield dlt.resource(
-            _selector_rows(client, ctx, selector, table, array_key),
+            _selector_rows(client, selector, table, rows, error),
             name=table,
             primary_key="id",
             write_disposition="replace",
             columns=cast(TTableSchemaColumns, settings.SELECTOR_COLUMNS.get(table, {})),
-            parallelized=True,
         )
 
 
@@ -369,22 +377,27 @@ def _stored_types(table: str) -> dict[str, str]:
 
 def _describe(what: str, exc: BaseException) -> str:
     entity, _, name = what.partition("/")
-    where = f"{entity} view {name!r}" if name else what
+    where = f"{entity} view {name!r}" if name and entity != "selector" else what
     if isinstance(exc, CrmError):
         return f"{where}: {exc}"
     return f"{where}: {type(exc).__name__}: {exc}"
 
 
-def _selector_rows(
-    client: CrmClient, ctx: RunContext, selector: str, table: str, array_key: str,
-) -> Iterator[Any]:
+def _try_selector(
+    client: CrmClient, selector: str,
+) -> tuple[list[dict[str, Any]] | None, Exception | None]:
     try:
-        rows = _selector_list(client, selector, array_key)
-    except Exception as exc:
-        if not ctx.defer_errors:
-            raise _loud(f"selector/{selector}", exc) from exc
-        ctx.fail(f"selector/{selector}", exc)
-        return
+        return _selector_list(client, selector, settings.SELECTORS[selector][1]), None
+    except Exception as exc:  # noqa: BLE001 - reported by the resource or the runner
+        return None, exc
+
+
+def _selector_rows(
+    client: CrmClient, selector: str, table: str, rows: list[dict[str, Any]] | None,
+    error: Exception | None,
+) -> Iterator[Any]:
+    if error is not None or rows is None:
+        raise _loud(f"selector/{selector}", error or MalformedAnswer("no answer"))
     with client.stats.lock:
         client.stats.selector_rows[table] = len(rows)
     yield rows if rows else dlt.mark.materialize_table_schema()

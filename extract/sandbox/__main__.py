@@ -39,6 +39,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-limit", type=int, default=0,
                    help="API requests per window (see --rate-window-s) before 429 "
                         "(0 = no limit)")
+    p.add_argument("--max-per-page", type=int, default=100, metavar="N",
+                   help="largest page served whatever per_page asks (1..100, default 100; "
+                        "meta.total_pages counts pages of this size)")
     p.add_argument("--rate-window-s", type=float, default=1.0, metavar="SECONDS",
                    help="length of the fixed rate-limit window, aligned to the Unix epoch "
                         "(default 1; 3600 with --rate-limit 1000 acts like Freshsales' "
@@ -73,7 +76,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         seed=args.seed, accounts=args.accounts, contacts=args.contacts, deals=args.deals,
         dirt_rate=args.dirt_rate, all_deals_view=not args.no_all_deals, view_names=names,
         latency_ms=args.latency_ms, rate_limit=args.rate_limit,
-        rate_window_s=args.rate_window_s, fail_rate=args.fail_rate,
+        rate_window_s=args.rate_window_s, max_per_page=args.max_per_page, fail_rate=args.fail_rate,
         fail_ids=fail_ids, fail_ids_status=args.fail_ids_status, manifest=args.manifest,
         access_log=args.access_log,
     )

@@ -27,6 +27,7 @@ class SandboxConfig:
     view_names: dict[str, str] = field(default_factory=dict)
     latency_ms: float = 0.0
     rate_limit: int = 0  # requests per window of rate_window_s; 0 = unlimited
+    max_per_page: int = 100  # the largest page served, whatever per_page asks
     rate_window_s: float = 1.0  # length of a fixed rate-limit window, aligned to the epoch
     fail_rate: float = 0.0
     fail_ids: frozenset[int] = frozenset()
@@ -43,6 +44,8 @@ class SandboxConfig:
             raise ValueError(f"--dirt-rate must be between 0 and {MAX_DIRT_RATE}")
         if not 0 <= self.fail_rate <= 1:
             raise ValueError("--fail-rate must be between 0 and 1")
+        if not 1 <= self.max_per_page <= 100:
+            raise ValueError("--max-per-page must be between 1 and 100")
         if self.rate_limit < 0:
             raise ValueError("--rate-limit must be >= 0")
         if not 0 < self.rate_window_s < math.inf:

@@ -30,7 +30,6 @@ from .validate import Invalid, unwrap
 
 API = "/crm/sales/api/"
 ADMIN_PATHS = ("/admin/mutate", "/crm/sales/admin/mutate")
-MAX_PER_PAGE = 100
 SORTS = ("updated_at", "id", "created_at")
 
 # include token -> (record field, side-load key, selector entries)
@@ -273,7 +272,8 @@ class Handler(BaseHTTPRequestHandler):
         if view is None:
             raise ApiError(404, f"No view {view_id} for {entity}")
         page = _int(query.get("page", "1"), "page", 400)
-        per_page = min(MAX_PER_PAGE, _int(query.get("per_page", "25"), "per_page", 400))
+        per_page = min(self.server.config.max_per_page,
+                       _int(query.get("per_page", "25"), "per_page", 400))
         if page < 1 or per_page < 1:
             raise ApiError(400, "page and per_page must be positive integers")
         sort = query.get("sort") or "id"

@@ -4,6 +4,9 @@ the real PostgreSQL (own schema per test, dropped afterwards)."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,3 +105,25 @@ def pg_query(settings: PgSettings, sql: str) -> list[tuple[Any, ...]]:
             return list(cur.fetchall())
     finally:
         conn.close()
+
+
+def cli_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a CLI run: no CRM, database or dlt source settings of
+    the caller's, a DuckDB file in `tmp_path`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CRM_", "PG", "DATABASE_URL", "DUCKDB_", "RAW_", "DBT_TARGET",
+                                "SOURCES__FRESHSALES__BASE_URL", "SOURCES__FRESHSALES__API_KEY",
+                                "DLT_PROJECT_DIR"))}
+    env.update(DUCKDB_PATH=str(tmp_path / "cli.duckdb"), DBT_TARGET="duckdb",
+               RUNTIME__DLTHUB_TELEMETRY="false", PYTHONPATH=str(REPO_ROOT))
+    env.update(overrides)
+    return env
+
+
+def run_cli(tmp_path: Path, *args: str, env: dict[str, str], timeout: float = 120,
+            ) -> subprocess.CompletedProcess[str]:
+    """`python -m extract run` with its dlt folder in `tmp_path`."""
+    command = [sys.executable, "-m", "extract", "run", "--pipelines-dir",
+               str(tmp_path / "pipelines"), *args]
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from extract_helpers import REPO_ROOT, query, raw_rows, sandbox
+from extract_helpers import REPO_ROOT, cli_env, query, raw_rows, run_cli, sandbox
 
 from extract.config import PgSettings
 from extract.freshsales.helpers import ViewNotFound
@@ -29,23 +28,8 @@ from extract.pipeline import (
 SECRET = "s3cr3t-token-never-printed"
 
 
-def _env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CRM_", "PG", "DATABASE_URL", "DUCKDB_", "RAW_", "DBT_TARGET",
-                                "SOURCES__FRESHSALES__BASE_URL", "SOURCES__FRESHSALES__API_KEY",
-                                "DLT_PROJECT_DIR"))}
-    env.update(DUCKDB_PATH=str(tmp_path / "cli.duckdb"), DBT_TARGET="duckdb",
-               RUNTIME__DLTHUB_TELEMETRY="false", PYTHONPATH=str(REPO_ROOT))
-    env.update(overrides)
-    return env
-
-
-def _cli(tmp_path: Path, *args: str, env: dict[str, str], timeout: float = 120,
-         ) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "extract", "run", "--pipelines-dir",
-               str(tmp_path / "pipelines"), *args]
-    return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+_env = cli_env
+_cli = run_cli
 
 
 def test_cli_loads_the_crm_and_writes_a_json_summary(tmp_path):
