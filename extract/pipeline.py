@@ -65,7 +65,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed  # noqa: E402
 from extract.config import REPO_ROOT, PgSettings  # noqa: E402
 from extract.freshsales import RunContext, freshsales_source  # noqa: E402
 from extract.freshsales import settings as fs_settings  # noqa: E402
-from extract.freshsales.helpers import CrmError  # noqa: E402
+from extract.freshsales.helpers import CrmError, RateLimitExhausted  # noqa: E402
 
 DEFAULT_PIPELINES_DIR = REPO_ROOT / ".dlt" / "pipelines"
 DESTINATIONS = ("duckdb", "postgres", "filesystem")
@@ -384,9 +384,13 @@ def run_extract(
             options["concurrency"] = concurrency
         if max_wait_s is not None:
             options["max_rate_limit_wait_s"] = max_wait_s
-        source = freshsales_source(
-            base_url=base_url, api_key=api_key, crm_key=crm_key, context=ctx, **options,
-        )
+        try:
+            source = freshsales_source(
+                base_url=base_url, api_key=api_key, crm_key=crm_key, context=ctx, **options,
+            )
+        except RateLimitExhausted as exc:  # while looking up views: nothing read yet
+            ctx.fail("views", exc)
+            raise BudgetStopped(budget_message(ctx)) from None
         with _maybe_progress(ctx, progress):
             try:
                 row_counts = _run_steps(pipeline, source, fmt, refresh)
@@ -415,13 +419,15 @@ def budget_message(ctx: RunContext) -> str:
     read: dict[str, list[int]] = {}
     for view, (page, total) in ctx.budget_stops.items():
         entity = view.split("/", 1)[0]
-        if entity != "selector":
+        if "/" in view and entity != "selector":
             done, pages = read.setdefault(entity, [0, 0])
             read[entity] = [done + page, pages + total]
     parts = [f"{done:,} of {pages:,} pages of {entity} read" if pages else f"{entity} not begun"
              for entity, (done, pages) in sorted(read.items())]
     if any(view.startswith("selector/") for view in ctx.budget_stops):
         parts.append("selector lists not read")
+    if "views" in ctx.budget_stops:
+        parts.append("no view read yet")
     reset = ctx.budget_reset_s
     when = ""
     if reset is not None:

@@ -22,6 +22,7 @@ from dlt.extract.resource import DltResource
 from . import settings
 from .arrow import ARROW_TYPES, ArrowPages
 from .helpers import (
+    ORDERS,
     CrmClient,
     CrmError,
     MalformedAnswer,
@@ -276,7 +277,7 @@ class _ViewSync:
                 self.positions[self.view.name] = {
                     "newest": stamp.isoformat(), "newest_ids": sorted(ids),
                     "page": position.page, "boundary": position.boundary.isoformat(),
-                    "boundary_ids": sorted(position.boundary_ids),
+                    "boundary_ids": sorted(position.boundary_ids), "order": position.order,
                 }
             raise
 
@@ -292,7 +293,11 @@ def _position(saved: dict[str, Any] | None) -> Position | None:
     boundary = parse_ts(saved.get("boundary"))
     if boundary is None or parse_ts(saved.get("newest")) is None:
         return None
-    return Position(int(saved["page"]), boundary, frozenset(saved.get("boundary_ids", [])))
+    order = saved.get("order", settings.SORT_FIELD)
+    if order not in ORDERS:
+        return None
+    return Position(int(saved["page"]), boundary, frozenset(saved.get("boundary_ids", [])),
+                    order)
 
 
 def _loud(what: str, exc: Exception) -> CrmError:

@@ -354,7 +354,10 @@ class CrmClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self.limiter.release()
                 lost += 1
-                if not self._reached or lost >= self.retry.max_attempts:
+                # dlt retried read timeouts already; a connection error is retried
+                # here only once the CRM answered this run (else: a wrong URL).
+                if (isinstance(exc, requests.ReadTimeout) or not self._reached
+                        or lost >= self.retry.max_attempts):
                     raise CrmUnreachable(
                         f"cannot reach the CRM at {self.base_url} ({_reason(exc)}); "
                         "check CRM_BASE_URL and the network"
@@ -478,6 +481,31 @@ def pick_views(
 # ---------------------------------------------------------------- pages
 
 
+@dataclass(frozen=True)
+class Order:
+    """The order a scan reads a view in."""
+
+    field: str
+    descending: bool
+
+    def before(self, a: datetime, b: datetime) -> bool:
+        """Does a record stamped `a` come before one stamped `b`?"""
+        return a > b if self.descending else a < b
+
+    def key(self, record: dict[str, Any]) -> datetime | None:
+        return parse_ts(record.get(self.field))
+
+
+# Incremental scans read the newest changes first and stop at the cursor: an
+# edit moves a record to the front, to pages already read, so paging one page
+# after the other never skips one. Full scans read by creation, oldest first,
+# with several pages in flight: an edit moves no record at all, a creation
+# lands at the end, so pages served out of order cannot skip one either.
+CHANGES = Order(settings.SORT_FIELD, descending=True)
+CREATION = Order("created_at", descending=False)
+ORDERS = {order.field: order for order in (CHANGES, CREATION)}
+
+
 @dataclass
 class Page:
     number: int
@@ -486,22 +514,25 @@ class Page:
     total_pages: int | None
     fetched_at: datetime
     per_page: int  # the page size the CRM served
-    newest: datetime | None = None
+    newest: datetime | None = None  # updated_at
     oldest: datetime | None = None
+    first: datetime | None = None  # the scan order's field, first and last in that order
+    last: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Position:
-    """How far an unfinished scan of a view read, in order.
+    """How far an unfinished scan of a view read, in its order.
 
-    Every record of the view with `updated_at` above `boundary` (and those at
-    `boundary` whose id is in `boundary_ids`) was read; `page` is the last
-    page read in order.
+    Every record of the view that comes before `boundary` in `order` (and
+    those at `boundary` whose id is in `boundary_ids`) was read; `page` is the
+    last page read in order.
     """
 
     page: int
     boundary: datetime
     boundary_ids: frozenset[Any] = frozenset()
+    order: str = CHANGES.field
 
 
 def parse_ts(value: Any) -> datetime | None:
@@ -517,13 +548,14 @@ def parse_ts(value: Any) -> datetime | None:
 
 def fetch_page(
     client: CrmClient, view: View, number: int, include: str, per_page: int,
+    order: Order = CHANGES,
 ) -> Page:
     """One page of a view, checked: raises MalformedAnswer instead of guessing."""
     params = {
         "page": number,
         "per_page": per_page,
-        "sort": settings.SORT_FIELD,
-        "sort_type": "desc",
+        "sort": order.field,
+        "sort_type": "desc" if order.descending else "asc",
     }
     if include:
         params["include"] = include
@@ -537,6 +569,9 @@ def fetch_page(
         raise
     client.stats.count_page(view.entity, view.key, len(records))
     stamps = [t for t in (parse_ts(r.get(settings.SORT_FIELD)) for r in records) if t]
+    keys = stamps if order.field == settings.SORT_FIELD else [
+        t for t in (order.key(r) for r in records) if t]
+    early, late = (max, min) if order.descending else (min, max)
     return Page(
         number=number,
         records=records,
@@ -546,6 +581,8 @@ def fetch_page(
         per_page=served,
         newest=max(stamps) if stamps else None,
         oldest=min(stamps) if stamps else None,
+        first=early(keys) if keys else None,
+        last=late(keys) if keys else None,
     )
 
 
@@ -605,32 +642,34 @@ def pages_for(total: int | None, per_page: int) -> int:
 
 @dataclass
 class ViewScan:
-    """Reads one view newest first and stops where the last sync ended.
+    """Reads one view and stops where the last sync ended.
 
     `cursor` is the newest `updated_at` the previous complete scan of this
-    view saw (None: first sync, read everything). Paging stops after the
-    first page whose oldest record is older than the cursor; records equal
-    to the cursor are read again; those whose id the previous scan already
-    had at that instant (`cursor_ids`) are not loaded again.
+    view saw (None: first sync, read everything). With a cursor the view is
+    read newest change first, one page after the other, and paging stops
+    after the first page whose oldest record is older than the cursor;
+    records equal to the cursor are read again; those whose id the previous
+    scan already had at that instant (`cursor_ids`) are not loaded again.
+    Without one the view is read by creation, oldest first, with up to
+    `concurrency` requests in flight once page 1 told the total (see CREATION).
 
     A view ends only on evidence: when the pages read account for
     `meta.total`. An answer without the records or `meta`, or a short page
     before the last, is fetched again (`page_attempts` in all) and then
     fails the scan (ViewFailed, naming the page); the cursor does not move.
 
-    A full scan fetches pages 2..n with up to `concurrency` requests in
-    flight once page 1 told the total. If `meta.total` drops between two
-    consecutive pages, records were deleted or moved out of the view while
-    paging and the later records shifted up: the boundary is read again so
-    none is skipped. If `meta.total` grows, the extra pages at the end are
-    read too. `new_cursor` is set only when the scan ran to its end, and
-    never later than `cap` (the sync's start): a record stamped in the
-    future is loaded, but later edits are still seen.
+    If `meta.total` drops between two consecutive pages, records were
+    deleted or moved out of the view while paging and the later records
+    shifted up: the boundary is read again so none is skipped. If
+    `meta.total` grows, the extra pages at the end are read too.
+    `new_cursor` is set only when the scan ran to its end, and never later
+    than `cap` (the sync's start): a record stamped in the future is loaded,
+    but later edits are still seen.
 
     `resume` continues a scan that stopped early (say, on the CRM's hourly
-    request budget) at its `Position`: from that page, or earlier ones if
-    deletes since shifted the view up, skipping what was read before.
-    `position` tells how far this scan read, for the next run to resume.
+    request budget) at its `Position`, in that scan's order: from that page,
+    or earlier ones if deletes since shifted the view up, skipping what was
+    read before. `position` tells how far this scan read, for the next run.
     """
 
     client: CrmClient
@@ -645,6 +684,7 @@ class ViewScan:
     cap: datetime | None = None
     page_attempts: int = 3
     retry_pause_s: float = 0.5
+    order: Order = field(init=False)
     new_cursor: datetime | None = None
     new_cursor_ids: frozenset[Any] = frozenset()
     finished: bool = False
@@ -652,11 +692,17 @@ class ViewScan:
     _newest: datetime | None = None
     _newest_ids: set[Any] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        if self.resume is not None:
+            self.order = ORDERS[self.resume.order]
+        else:
+            self.order = CHANGES if self.cursor is not None else CREATION
+
     def pages(self) -> Iterator[Page]:
         first = self._first()
         yield self._seen(first, in_order=True)
         if not self._done(first, first):
-            ahead = self.concurrency if self.cursor is None else 1
+            ahead = self.concurrency if self.order is CREATION else 1
             for page, in_order in self._rest_of_view(first, ahead):
                 yield self._seen(page, in_order)
         self.new_cursor, self.new_cursor_ids = self.progress_cursor()
@@ -683,19 +729,23 @@ class ViewScan:
                 stamp < cursor or (stamp == cursor and record.get("id") in known)
             ):
                 continue
-            if stamp is not None and self.resume is not None and (
-                stamp > self.resume.boundary
-                or (stamp == self.resume.boundary
-                    and record.get("id") in self.resume.boundary_ids)
-            ):
+            if self.resume is not None and self._read_before(record, self.resume):
                 continue
             fresh.append(record)
         return fresh
 
+    def _read_before(self, record: dict[str, Any], position: Position) -> bool:
+        key = self.order.key(record)
+        if key is None:
+            return False
+        return self.order.before(key, position.boundary) or (
+            key == position.boundary and record.get("id") in position.boundary_ids)
+
     def _fetch(self, number: int) -> Page:
         for attempt in range(1, self.page_attempts + 1):
             try:
-                return fetch_page(self.client, self.view, number, self.include, self.per_page)
+                return fetch_page(self.client, self.view, number, self.include, self.per_page,
+                                  self.order)
             except MalformedAnswer as exc:
                 if attempt == self.page_attempts:
                     raise ViewFailed(
@@ -707,13 +757,13 @@ class ViewScan:
 
     def _first(self) -> Page:
         """Page 1, or where a stopped scan resumes: the first page that starts
-        above the boundary, so that no record left to read sits before it."""
+        before the boundary, so that no record left to read sits before it."""
         page = self._fetch(self.resume.page if self.resume else 1)
         self.per_page = page.per_page
         steps = 0
         while self.resume is not None and page.number > 1:
-            top = parse_ts(page.records[0].get(settings.SORT_FIELD)) if page.records else None
-            if top is not None and top > self.resume.boundary:
+            top = self.order.key(page.records[0]) if page.records else None
+            if top is not None and self.order.before(top, self.resume.boundary):
                 break
             steps += 1
             last = pages_for(page.total, page.per_page)
@@ -740,21 +790,19 @@ class ViewScan:
                     r.get("id") for r in page.records
                     if parse_ts(r.get(settings.SORT_FIELD)) == newest
                 )
-        if in_order and page.oldest is not None:
+        if in_order and page.last is not None:
             self._advance(page)
         return page
 
     def _advance(self, page: Page) -> None:
-        oldest = cast(datetime, page.oldest)
-        here = frozenset(
-            r.get("id") for r in page.records if parse_ts(r.get(settings.SORT_FIELD)) == oldest
-        )
+        last = cast(datetime, page.last)
+        here = frozenset(r.get("id") for r in page.records if self.order.key(r) == last)
         before = self.position or self.resume
-        if before is not None and before.boundary < oldest:
-            oldest, here = before.boundary, frozenset()
-        if before is not None and before.boundary == oldest:
+        if before is not None and self.order.before(last, before.boundary):
+            last, here = before.boundary, frozenset()
+        if before is not None and before.boundary == last:
             here = here | before.boundary_ids
-        self.position = Position(page.number, oldest, here)
+        self.position = Position(page.number, last, here, self.order.field)
 
     def _done(self, page: Page, latest: Page) -> bool:
         """After `page` (in order), is the view read far enough?"""
@@ -795,18 +843,19 @@ class ViewScan:
         """Re-read around the boundary between two pages after a delete.
 
         Records that sat just after `before` may have shifted into it after
-        it was read. They have `updated_at` between the oldest of `before`
-        and the newest of `after`; read page `before.number` again (and the
-        following ones while they still reach into that range).
+        it was read. They lie between the last record of `before` and the
+        first of `after` in the scan's order; read page `before.number` again
+        (and the following ones while they still reach into that range).
         """
-        low = after.newest
+        bound = after.first
         number = before.number
         for _ in range(self.max_repair_pages):
             page = self._fetch(number)
             with self.client.stats.lock:
                 self.client.stats.gap_rereads += 1
             yield page
-            if not page.records or page.oldest is None or low is None or page.oldest < low:
+            if not page.records or page.last is None or bound is None \
+                    or self.order.before(bound, page.last):
                 return
             if len(page.records) < self.per_page:
                 return

@@ -462,3 +462,13 @@ def test_an_unreachable_crm_is_one_line_naming_the_connect_timeout(tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"error: cannot reach the CRM at http://127.0.0.1:{port}/crm/sales (connection timed "
         "out); check CRM_BASE_URL and the network"]
+
+
+def test_a_budget_spent_before_any_view_is_read_is_a_budget_stop(tmp_path):
+    from extract.pipeline import BudgetStopped
+
+    raw = Raw("duckdb", tmp_path)
+    with sandbox(rate_limit=2, rate_window_s=600.0) as sb:
+        with pytest.raises(BudgetStopped, match=r"^stopped on the CRM's request budget after "
+                           r"\d requests; no view read yet; the next run continues"):
+            raw.run(sb.base_url, sb.api_key, max_wait_s=1.0)
