@@ -20,7 +20,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
@@ -30,6 +30,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "extract.tools.export",
     "extract.tools.lookup",
     "extract.tools.writeback",
+    "extract.tools.audit",
 )
 
 EXIT_ERROR = 1
@@ -37,6 +38,8 @@ EXIT_USAGE = 2
 # The CRM's request budget ran out: what was read is loaded, the next run
 # continues (sysexits' EX_TEMPFAIL). `make extract && dbt build` stops here.
 EXIT_BUDGET = 75
+# umask of every run: new files 0600, new folders 0700.
+PRIVATE_UMASK = 0o077
 
 
 def register(subparsers: Any) -> None:
@@ -136,8 +139,15 @@ class _UsageError(Exception):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (`error: ...`), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser(modules: Sequence[str] = SUBCOMMAND_MODULES) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m extract", description="Freshsales -> raw schema, and tools around it.",
     )
     parser.add_argument("--verbose", action="store_true",
@@ -161,6 +171,17 @@ def _import_optional(name: str) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Files and folders this run creates (the DuckDB file and its .wal, dlt's working
+    # files, exports, logs) are its owner's only, whatever the caller's umask; the
+    # previous umask is restored for callers that run main() in-process.
+    previous_umask = os.umask(PRIVATE_UMASK)
+    try:
+        return _main(argv)
+    finally:
+        os.umask(previous_umask)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     # Global flags are accepted after the subcommand too (`run --verbose`).
     argv = list(sys.argv[1:] if argv is None else argv)

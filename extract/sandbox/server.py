@@ -233,6 +233,9 @@ class Handler(BaseHTTPRequestHandler):
         if parts[0] == "selector":
             _only(method, "GET")
             return 200, _selector(parts[1:])
+        if parts[0] == "filtered_search" and len(parts) == 2:
+            _only(method, "POST")
+            return 200, self._search(parts[1], _json(body), query)
         entity = parts[0]
         if entity not in c.ENTITIES:
             raise ApiError(404, f"Not found: {API}{'/'.join(parts)}")
@@ -287,6 +290,27 @@ class Handler(BaseHTTPRequestHandler):
         out[entity] = _shape(entity, records, includes)
         out["meta"] = {"total_pages": math.ceil(total / per_page), "total": total}
         return out
+
+    def _search(self, singular: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
+        """`POST filtered_search/{deal|contact|sales_account}`: live records whose
+        attributes match every rule (`is`, `is_in`, `is_not_null`; a `cf_*`
+        attribute is a custom field), by id, paged like a view."""
+        entity = {v: k for k, v in c.SINGULAR.items()}.get(singular)
+        if entity is None:
+            raise ApiError(404, f"Not found: {API}filtered_search/{singular}")
+        rules = body.get("filter_rule") if isinstance(body, dict) else None
+        if not isinstance(rules, list) or not rules:
+            raise ApiError(400, "filter_rule must be a non-empty list")
+        matchers = [_matcher(rule) for rule in rules]
+        page = _int(query.get("page", "1"), "page", 400)
+        per_page = min(self.server.config.max_per_page,
+                       _int(query.get("per_page", "25"), "per_page", 400))
+        store = self.server.store
+        found = [rec for rec in (store.get(entity, i) for i in range(store.count(entity)))
+                 if not rec.get("is_deleted") and all(m(rec) for m in matchers)]
+        records = found[(page - 1) * per_page: page * per_page]
+        return {entity: _shape(entity, records, set()),
+                "meta": {"total_pages": math.ceil(len(found) / per_page), "total": len(found)}}
 
     def _one(self, entity: str, crm_id: int, includes: set[str]) -> dict[str, Any]:
         rec = self.server.store.by_id(entity, crm_id)
@@ -446,3 +470,29 @@ def serve_in_thread(config: SandboxConfig | None = None) -> Iterator[RunningSand
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def _matcher(rule: Any) -> Any:
+    """A predicate on a stored record for one filtered_search rule."""
+    if not isinstance(rule, dict) or not isinstance(rule.get("attribute"), str):
+        raise ApiError(400, "each filter_rule needs an attribute and an operator")
+    attribute, operator, value = rule["attribute"], rule.get("operator"), rule.get("value")
+
+    def field(rec: dict[str, Any]) -> Any:
+        if attribute.startswith("cf_"):
+            return (rec.get("custom_field") or {}).get(attribute)
+        return rec.get(attribute)
+
+    def text(v: Any) -> str | None:
+        return None if v is None else str(v)
+
+    if operator == "is":
+        return lambda rec: text(field(rec)) == text(value)
+    if operator == "is_in":
+        if not isinstance(value, list):
+            raise ApiError(400, "is_in takes a list value")
+        wanted = {text(v) for v in value}
+        return lambda rec: text(field(rec)) in wanted
+    if operator == "is_not_null":
+        return lambda rec: field(rec) is not None
+    raise ApiError(400, f"Unsupported operator {operator!r}: use is, is_in or is_not_null")

@@ -39,6 +39,7 @@ class ColumnSpec:
     data_type: str
     accepted: tuple[str, ...] = ()
     not_null: bool = False
+    references: tuple[str, str] | None = None  # (mart, column) of a relationships test
 
     @property
     def family(self) -> str:
@@ -76,6 +77,18 @@ def _accepted_values(column: dict[str, Any]) -> tuple[str, ...]:
             values = (spec.get("arguments") or {}).get("values") or spec.get("values") or []
             return tuple(str(v) for v in values)
     return ()
+
+
+def _references(column: dict[str, Any]) -> tuple[str, str] | None:
+    """The mart and column a `relationships` test points the column at."""
+    for test in _tests_of(column):
+        if isinstance(test, dict) and "relationships" in test:
+            spec = test["relationships"] or {}
+            args = spec.get("arguments") or spec
+            target = re.fullmatch(r"\s*ref\(\s*['\"](\w+)['\"]\s*\)\s*", str(args.get("to")))
+            if target and args.get("field"):
+                return target.group(1), str(args["field"])
+    return None
 
 
 def _not_null(column: dict[str, Any]) -> bool:
@@ -116,6 +129,7 @@ def mart_contract(entity: str) -> dict[str, ColumnSpec]:
             data_type=_render_type(str(column.get("data_type") or "varchar")),
             accepted=_accepted_values(column),
             not_null=_not_null(column),
+            references=_references(column),
         )
     return specs
 
@@ -167,6 +181,8 @@ def _cast_decimal(text: str, spec: ColumnSpec) -> Decimal:
         raise ValueError("not a number") from None
     if not value.is_finite():
         raise ValueError("not a finite number")
+    if value != 0 and abs(value.adjusted()) > 38:
+        raise ValueError("out of range")
     scale = decimal_scale(spec.data_type)
     if scale is not None and value != value.quantize(Decimal(1).scaleb(-scale)):
         raise ValueError(f"more than {scale} decimal places")

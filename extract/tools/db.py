@@ -230,6 +230,17 @@ def require_table(db: Database, schema: str, table: str) -> list[Column]:
 Command = Callable[[argparse.Namespace], int]
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number is needed, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def one_line_errors(func: Command) -> Command:
     """Wrap a subcommand so a ToolError prints `error: ...` and exits with its code."""
 

@@ -23,6 +23,7 @@ from extract.tools.db import (
     connect,
     marts_schema,
     one_line_errors,
+    positive_int,
     quote_ident,
     require_table,
 )
@@ -181,5 +182,5 @@ def register(subparsers: Any) -> None:
         "--where", action="append", metavar="FIELD=VALUE", help="repeat to AND conditions"
     )
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    p.add_argument("--limit", type=int, help="at most this many rows")
+    p.add_argument("--limit", type=positive_int, help="at most this many rows (1 or more)")
     p.set_defaults(func=one_line_errors(run))

@@ -19,19 +19,22 @@ from extract.tools.db import ToolError
 
 def resync(entity: str, crm_ids: Sequence[int]) -> int:
     """Re-extract `entity` incrementally; returns how many of `crm_ids` are now in raw."""
-    from extract.config import ConfigError, load_settings
+    from extract.config import ConfigError, crm_account, load_settings
     from extract.pipeline import ExtractError, explain, run_extract
 
     try:
         settings = load_settings()
+        account = crm_account(settings)
     except ConfigError as exc:
         raise ToolError(str(exc)) from None
+    if account is None:
+        raise ToolError("no CRM is set (CRM_BASE_URL / CRM_API_TOKEN); nothing to re-sync")
     table = RAW_TABLES[entity]
     try:
         run_extract(
             destination=settings.dbt_target,
-            base_url=settings.crm_base_url,
-            api_key=settings.crm_api_token,
+            base_url=account.base_url,
+            api_key=account.api_key,
             duckdb_path=settings.duckdb_path,
             dataset=settings.raw_schema,
             pg_credentials=settings.pg,
@@ -41,7 +44,7 @@ def resync(entity: str, crm_ids: Sequence[int]) -> int:
     except ExtractError as exc:
         raise ToolError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - CRM or dlt failure, reported as one line
-        secrets = (settings.crm_api_token or "", settings.pg.password)
+        secrets = (account.api_key, settings.pg.password)
         raise ToolError(explain(exc, secrets) or type(exc).__name__) from None
     return _count_in_raw(table, crm_ids)
 

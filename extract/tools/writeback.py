@@ -1,26 +1,35 @@
 """Write-back to the CRM: `update-value` (the original scripts/update_domain_value)
 and `upsert` (the bulk form of the original update_one / update_many).
 
-Every check happens before the first request: fields exist in the mart
-contract, values cast to the column's type and enum, the column maps to a
-writable Freshsales field (contract section 6), selector labels resolve to an
-id. Then one request per record; each outcome is printed, appended to the
-audit log, and the records that changed are re-synced into raw.
+Every check happens before the first write: the file parses strictly, fields
+exist in the mart contract, values cast to the column's type and enum and meet
+the marts' rules (ranges, foreign keys that exist; extract/tools/rules.py),
+the column maps to a writable Freshsales field (contract section 6), selector
+labels resolve to an id, and the audit log can be written.
+
+`upsert` is safe to rerun: a row whose business key is not in the marts is
+looked up in the CRM itself (filtered search) and in the audit log's finished
+creates before it is created, so a second run of the same file updates
+instead of creating twice.
+
+Then one request per record, write-ahead: the intended change goes to the
+audit log (flushed to disk) before its request, the outcome after it. Each
+outcome is printed, and the records that changed are re-synced into raw.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from extract.tools import audit
+from extract.tools import audit, rules
+from extract.tools.changes_file import read_changes
 from extract.tools.contract import (
     BUSINESS_KEYS,
     ENTITIES,
@@ -33,7 +42,7 @@ from extract.tools.contract import (
     mart_contract,
     require_column,
 )
-from extract.tools.crm import CrmClient, CrmError, client_from_settings
+from extract.tools.crm import MODULES, WRAPPERS, CrmClient, CrmError, client_from_settings
 from extract.tools.db import (
     Database,
     ToolError,
@@ -58,6 +67,14 @@ class Change:
     old: dict[str, Any]
     new: dict[str, Any]
     body: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str | None = None  # of a create: what it sets
+    found_in: str = "marts"  # where the record was found: marts, crm, audit log
+
+    @property
+    def request(self) -> tuple[str, str]:
+        if self.crm_id is None:
+            return "POST", MODULES[self.entity]
+        return "PUT", f"{MODULES[self.entity]}/{self.crm_id}"
 
     @property
     def action(self) -> str:
@@ -140,6 +157,8 @@ def api_body(
         elif src.field.startswith(CUSTOM_PREFIX):
             name = src.field[len(CUSTOM_PREFIX) :]
             body.setdefault("custom_field", {})[name] = _api_value(value, custom=True)
+        elif src.field in rules.INTEGER_FIELDS and value is not None:
+            body[src.field] = int(str(value).rstrip("%"))
         else:
             body[src.field] = _api_value(value, custom=False)
     return body
@@ -160,8 +179,11 @@ def plan_update_value(
     specs = mart_contract(entity)
     key_spec = require_column(entity, key, specs)
     key_value = cast_value(entity, _lenient(key_spec), value)
-    new_value = cast_value(entity, require_column(entity, column, specs), new_text)
+    spec = require_column(entity, column, specs)
     sources = field_sources(entity)
+    writable_source(entity, column, sources)
+    new_value = rules.checked(db, entity, spec, sources.get(column),
+                              cast_value(entity, spec, new_text))
     body = api_body(db, entity, {column: new_value}, sources)
     changes = []
     for row in select_rows(db, entity, [(key, key_value)]):
@@ -179,26 +201,9 @@ def plan_update_value(
     return changes
 
 
-def read_changes_csv(path: Path, entity: str) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row) pairs of a changes file; the header names mart columns."""
-    if not path.exists():
-        raise ToolError(f"no such file: {path}")
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in reader.fieldnames or []]
-        key = BUSINESS_KEYS[entity]
-        if key not in header:
-            raise ToolError(f"{path}: the header needs the business key column {key!r}")
-        rows = []
-        for row in reader:
-            rows.append(
-                (reader.line_num, {k.strip(): (v or "") for k, v in row.items() if k})
-            )
-    return rows
-
-
 def _cast_row(
-    entity: str, specs: dict[str, ColumnSpec], line: int, row: dict[str, str]
+    db: Database, entity: str, specs: dict[str, ColumnSpec],
+    sources: dict[str, FieldSource], line: int, row: dict[str, str],
 ) -> dict[str, Any]:
     values = {}
     for column, text in row.items():
@@ -206,7 +211,8 @@ def _cast_row(
         if text.strip() == "":
             continue  # an empty cell leaves the field as it is
         try:
-            values[column] = cast_value(entity, spec, text)
+            values[column] = rules.checked(db, entity, spec, sources.get(column),
+                                           cast_value(entity, spec, text))
         except ToolError as exc:
             raise ToolError(f"line {line}: {exc}") from None
     return values
@@ -222,18 +228,31 @@ def _required_for_create(
     ]
 
 
-def plan_upsert(db: Database, entity: str, rows: list[tuple[int, dict[str, str]]]) -> list[Change]:
-    """One Change per CSV row: an update of the differing fields, or a create."""
+@dataclass
+class _Row:
+    line: int
+    key: Any
+    values: dict[str, Any]
+    current: dict[str, Any] | None  # the record in the marts
+
+
+def plan_upsert(
+    db: Database, entity: str, rows: list[tuple[int, dict[str, str]]],
+    client: CrmClient, log: audit.AuditLog,
+) -> list[Change]:
+    """One Change per row: an update of the differing fields, or a create.
+
+    A row whose key is not in the marts is looked up in the CRM (and in the
+    audit log's finished creates) before it becomes a create.
+    """
     check_entity(entity)
     specs = mart_contract(entity)
     sources = field_sources(entity)
     key = BUSINESS_KEYS[entity]
-    key_is_crm_id = sources.get(key, FieldSource(key)).field == "id"
-    required = _required_for_create(entity, specs, sources)
     seen: dict[Any, int] = {}
-    changes = []
+    planned = []
     for line, row in rows:
-        values = _cast_row(entity, specs, line, row)
+        values = _cast_row(db, entity, specs, sources, line, row)
         key_value = values.pop(key, None)
         if key_value is not None and key_value in seen:
             raise ToolError(f"line {line}: {key} {key_value} is also on line {seen[key_value]}")
@@ -242,105 +261,185 @@ def plan_upsert(db: Database, entity: str, rows: list[tuple[int, dict[str, str]]
         for column in values:
             writable_source(entity, column, sources)
         found = select_rows(db, entity, [(key, key_value)]) if key_value is not None else []
-        if found:
-            current = found[0]
-            diff = {c: v for c, v in values.items() if current[c] != v}
-            changes.append(
-                Change(
-                    entity,
-                    int(current["id"]),
-                    key_value,
-                    {c: current[c] for c in diff},
-                    diff,
-                    api_body(db, entity, diff, sources),
-                )
-            )
-            continue
-        if key_is_crm_id and key_value is not None:
-            raise ToolError(f"line {line}: no {entity} with CRM id {key_value} to update")
-        if not key_is_crm_id:
-            values[key] = key_value
-        missing = [c for c in required if values.get(c) is None]
-        if missing:
-            raise ToolError(
-                f"line {line}: a new {entity[:-1]} needs {', '.join(missing)}"
-            )
-        changes.append(
-            Change(entity, None, key_value, {}, values, api_body(db, entity, values, sources))
+        key_is_crm_id = sources.get(key, FieldSource(key)).field == "id"
+        if not found and not (key_is_crm_id and key_value is not None):
+            # a create unless the CRM has it: it must be complete, checked now
+            _require_for_create(entity, specs, sources, line, key_value, values)
+        planned.append(_Row(line, key_value, values, found[0] if found else None))
+    in_crm = _look_up(client, entity, sources.get(key, FieldSource(key)),
+                      [r for r in planned if r.current is None and r.key is not None])
+    created = log.created()
+    return [
+        _update_from_marts(db, entity, row, sources) if row.current is not None
+        else _create_or_update(db, entity, row, sources, in_crm, created)
+        for row in planned
+    ]
+
+
+def _require_for_create(entity: str, specs: dict[str, ColumnSpec],
+                        sources: dict[str, FieldSource], line: int, key_value: Any,
+                        values: dict[str, Any]) -> None:
+    key = BUSINESS_KEYS[entity]
+    complete = dict(values)
+    if sources.get(key, FieldSource(key)).field != "id":
+        complete[key] = key_value
+    missing = [c for c in _required_for_create(entity, specs, sources)
+               if complete.get(c) is None]
+    if missing:
+        raise ToolError(f"line {line}: a new {entity[:-1]} needs {', '.join(missing)}")
+
+
+def _update_from_marts(db: Database, entity: str, row: _Row,
+                       sources: dict[str, FieldSource]) -> Change:
+    current = cast(dict[str, Any], row.current)
+    diff = {c: v for c, v in row.values.items() if current[c] != v}
+    return Change(entity, int(current["id"]), row.key, {c: current[c] for c in diff}, diff,
+                  api_body(db, entity, diff, sources))
+
+
+def _create_or_update(
+    db: Database, entity: str, row: _Row, sources: dict[str, FieldSource],
+    in_crm: dict[str, list[int]], created: dict[str, int],
+) -> Change:
+    """A row the marts do not have: an update of the record the CRM (or a finished
+    create of an earlier run) has under its key, else a create."""
+    key = BUSINESS_KEYS[entity]
+    key_is_crm_id = sources.get(key, FieldSource(key)).field == "id"
+    values = dict(row.values)
+    if not key_is_crm_id:
+        values[key] = row.key
+    ids = in_crm.get(str(row.key), []) if row.key is not None else []
+    if len(ids) > 1:
+        raise ToolError(
+            f"line {row.line}: {key} {row.key} names {len(ids)} {entity} in the CRM "
+            f"(ids {', '.join(map(str, sorted(ids)))}); resolve the duplicate there first"
         )
-    return changes
+    mark = audit.fingerprint(entity, values)
+    crm_id = ids[0] if ids else created.get(mark)
+    if crm_id is not None:
+        body = api_body(db, entity, row.values, sources)
+        where = "crm" if ids else "audit log"
+        return Change(entity, crm_id, row.key, {}, row.values, body, found_in=where)
+    if key_is_crm_id and row.key is not None:
+        raise ToolError(f"line {row.line}: no {entity} with CRM id {row.key} to update")
+    return Change(entity, None, row.key, {}, values, api_body(db, entity, values, sources),
+                  fingerprint=mark)
+
+
+def _look_up(client: CrmClient, entity: str, key_source: FieldSource,
+             rows: list[_Row]) -> dict[str, list[int]]:
+    """Business key (as text) -> CRM ids, for the rows the marts do not have."""
+    if not rows:
+        return {}
+    keys = sorted({str(r.key) for r in rows})
+    try:
+        if key_source.field == "id":
+            return {k: [client.get(entity, int(k))["id"]] for k in keys
+                    if _exists(client, entity, int(k))}
+        attribute = key_source.field.removeprefix(CUSTOM_PREFIX)
+        return client.search(entity, attribute, keys)
+    except CrmError as exc:
+        raise ToolError(
+            f"looking up {len(keys)} {BUSINESS_KEYS[entity]} value(s) in the CRM before "
+            f"creating failed ({exc}); nothing was written", code=1,
+        ) from None
+
+
+def _exists(client: CrmClient, entity: str, crm_id: int) -> bool:
+    try:
+        client.get(entity, crm_id)
+    except CrmError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
 
 
 # ------------------------------------------------------------------ applying
 
 
-def _audit_entries(command: str, outcome: Outcome) -> list[dict[str, Any]]:
-    change = outcome.change
+def _intent(command: str, change: Change) -> dict[str, Any]:
     sources = field_sources(change.entity)
-    return [
-        {
-            "command": command,
-            "entity": change.entity,
-            "action": change.action,
-            "crm_id": outcome.crm_id or change.crm_id,
-            "business_key": change.key,
-            "field": column,
-            "api_field": sources[column].field if column in sources else None,
-            "old": change.old.get(column),
-            "new": new,
-            "result": "ok" if outcome.ok else "failed",
-            "error": outcome.error,
-        }
-        for column, new in change.new.items()
-    ]
+    method, path = change.request
+    return {
+        "command": command,
+        "entity": change.entity,
+        "action": change.action,
+        "crm_id": change.crm_id,
+        "business_key": change.key,
+        "found_in": change.found_in,
+        "fingerprint": change.fingerprint,
+        "changes": [
+            {"field": column,
+             "api_field": sources[column].field if column in sources else None,
+             "old": change.old.get(column), "new": new}
+            for column, new in change.new.items()
+        ],
+        "request": {"method": method, "path": path,
+                    "body": {WRAPPERS[change.entity]: change.body}},
+    }
 
 
-def send(client: CrmClient, change: Change) -> Outcome:
-    try:
-        if change.crm_id is None:
-            record = client.create(change.entity, change.body)
-            return Outcome(change, True, crm_id=int(record["id"]))
-        client.update(change.entity, change.crm_id, change.body)
-        return Outcome(change, True, crm_id=change.crm_id)
-    except CrmError as exc:
-        return Outcome(change, False, error=str(exc), status=exc.status)
+def _stop_reason(status: int, error: CrmError | None) -> str | None:
+    """Why no further write should be sent after a failed one, or None."""
+    if status in (401, 403):
+        return f"the CRM refused CRM_API_TOKEN (HTTP {status})"
+    if error is not None and error.retry_at is not None:
+        return f"the CRM asked to wait: retry after {error.retry_at:%Y-%m-%d %H:%M} UTC"
+    return None
 
 
 def apply_changes(
     client: CrmClient,
     changes: Sequence[Change],
     command: str,
-    audit_log: Path,
+    log: audit.AuditLog,
     say: Callable[[str], None] = print,
 ) -> list[Outcome]:
-    """Send each change, print and audit its outcome as it happens."""
+    """Send each change, write-ahead: its intent is on disk before its request."""
     outcomes: list[Outcome] = []
-    refused: str | None = None  # set when the CRM refused the key: stop sending
+    stop: str | None = None  # set when the CRM refused the key or asked to wait
     for change in changes:
-        if refused and change.action != "unchanged":
-            print(f"FAILED {change.label()}: not sent, {refused}")
-            outcomes.append(Outcome(change, False, error=f"not sent, {refused}"))
+        if stop and change.action != "unchanged":
+            print(f"FAILED {change.label()}: not sent, {stop}")
+            outcomes.append(Outcome(change, False, error=f"not sent, {stop}"))
             continue
         if change.action == "unchanged":
             say(f"unchanged {change.label()}: already {_describe_new(change)}")
             outcomes.append(Outcome(change, True, crm_id=change.crm_id))
             continue
-        outcome = send(client, change)
-        for entry in _audit_entries(command, outcome):
-            audit.append(audit_log, entry)
+        write = log.intent(_intent(command, change))
+        outcome, error = _send_once(client, change)
+        log.outcome(write, {"command": command, "entity": change.entity,
+                            "result": "ok" if outcome.ok else "failed",
+                            "crm_id": outcome.crm_id or change.crm_id,
+                            "status": outcome.status or None, "error": outcome.error})
         verb = "created" if change.action == "create" else "updated"
         if outcome.ok:
             where = f" -> id {outcome.crm_id}" if change.action == "create" else ""
             say(f"{verb} {change.label()}{where}: {_describe(change)}")
         else:
             print(f"FAILED {change.label()}: {outcome.error}")  # even with --quiet
-            if outcome.status in (401, 403):
-                refused = f"the CRM refused CRM_API_TOKEN (HTTP {outcome.status})"
+            stop = _stop_reason(outcome.status, error)
         outcomes.append(outcome)
     return outcomes
 
 
+def _send_once(client: CrmClient, change: Change) -> tuple[Outcome, CrmError | None]:
+    try:
+        if change.crm_id is None:
+            record = client.create(change.entity, change.body)
+            return Outcome(change, True, crm_id=int(record["id"])), None
+        client.update(change.entity, change.crm_id, change.body)
+        return Outcome(change, True, crm_id=change.crm_id), None
+    except CrmError as exc:
+        return Outcome(change, False, error=str(exc), status=exc.status), exc
+
+
 def _describe(change: Change) -> str:
+    if change.found_in != "marts":
+        where = "found in the CRM" if change.found_in == "crm" else "created by an earlier run"
+        return f"{where}, not in the marts yet; " + _describe_new(change)
     return ", ".join(
         f"{c} {_show(change.old.get(c))} -> {_show(v)}" if change.crm_id else f"{c}={_show(v)}"
         for c, v in change.new.items()
@@ -382,20 +481,20 @@ def confirm(changes: Sequence[Change], entity: str, yes: bool) -> None:
 
 
 def _request(change: Change) -> str:
-    from extract.tools.crm import WRAPPERS
-
     if change.action == "unchanged":
         return "no request"
-    method = "POST" if change.action == "create" else "PUT"
+    method, _ = change.request
     return f"{method} {json.dumps({WRAPPERS[change.entity]: change.body}, default=str)}"
 
 
-def show_plan(changes: Sequence[Change], say: Callable[[str], None] = print) -> None:
+def show_plan(changes: Sequence[Change], looked_up: int,
+              say: Callable[[str], None] = print) -> None:
     for change in changes:
         verb = {"create": "create", "update": "update", "unchanged": "leave"}[change.action]
         what = _describe(change) if change.action != "unchanged" else _describe_new(change)
         say(f"would {verb} {change.label()}: {what}; {_request(change)}")
-    say(f"dry run: {len(changes)} record(s) checked, nothing sent to the CRM")
+    reads = f" ({looked_up} look-up request(s) only)" if looked_up else ""
+    say(f"dry run: {len(changes)} record(s) checked, nothing sent to the CRM{reads}")
 
 
 def finish(
@@ -429,22 +528,25 @@ def finish(
 def _run(
     args: argparse.Namespace,
     command: str,
-    plan: Callable[[Database], list[Change]],
+    plan: Callable[[Database, CrmClient, audit.AuditLog], list[Change]],
     ask: bool = True,
 ) -> int:
     entity = check_entity(args.domain)
+    log = audit.AuditLog(audit.audit_path(args.audit_log))
+    client = client_from_settings()
+    if not args.dry_run:
+        log.check()  # before any request: no write without its trail
     with connect(read_only=True) as db:
-        changes = plan(db)
+        changes = plan(db, client, log)
     if not changes:
         raise ToolError(f"no {entity} match; nothing to change", code=1)
     if args.dry_run:
-        show_plan(changes)
+        show_plan(changes, client.requests_sent)
         return 0
     if ask:
         confirm(changes, entity, args.yes)
-    client = client_from_settings()
     say = _quiet_say if getattr(args, "quiet", False) else print
-    outcomes = apply_changes(client, changes, command, audit.audit_path(args.audit_log), say)
+    outcomes = apply_changes(client, changes, command, log, say)
     return finish(outcomes, entity, say)
 
 
@@ -456,7 +558,7 @@ def run_update_value(args: argparse.Namespace) -> int:
     return _run(
         args,
         "update-value",
-        lambda db: plan_update_value(
+        lambda db, client, log: plan_update_value(
             db, args.domain, args.key, args.value, args.key_to_update, args.update_value
         ),
     )
@@ -464,11 +566,10 @@ def run_update_value(args: argparse.Namespace) -> int:
 
 def run_upsert(args: argparse.Namespace) -> int:
     entity = check_entity(args.domain)
-    rows = read_changes_csv(Path(args.file), entity)
-    if not rows:
-        raise ToolError(f"{args.file} has a header but no rows; nothing to change", code=1)
+    rows = read_changes(Path(args.file), entity)
     # The file lists every record explicitly, so there is nothing to confirm.
-    return _run(args, "upsert", lambda db: plan_upsert(db, entity, rows), ask=False)
+    return _run(args, "upsert",
+                lambda db, client, log: plan_upsert(db, entity, rows, client, log), ask=False)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -495,9 +596,12 @@ def register(subparsers: Any) -> None:
     u = subparsers.add_parser(
         "upsert",
         help="update or create CRM records from a CSV of mart columns",
-        description="Rows whose business key exists are updated (changed fields only); "
-        "the others are created with POST. Empty cells leave a field as it is.",
+        description="Rows whose business key exists (in the marts, else in the CRM itself) "
+        "are updated (changed fields only); the others are created with POST, so a rerun of "
+        "the same file updates instead of creating twice. Empty cells leave a field as it is.",
     )
     _common(u)
-    u.add_argument("--file", required=True, help="CSV whose header names mart columns")
+    u.add_argument("--file", required=True,
+                   help="CSV whose header names mart columns, or a JSON array of objects "
+                   "keyed by them")
     u.set_defaults(func=one_line_errors(run_upsert))

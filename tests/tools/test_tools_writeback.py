@@ -31,6 +31,13 @@ def audit_lines(world: World) -> list[dict[str, Any]]:
     return [json.loads(line) for line in world.audit_log.read_text().splitlines()]
 
 
+def audit_writes(world: World) -> list[dict[str, Any]]:
+    """One row a write: its intent joined with its outcome (what `audit` lists)."""
+    from extract.tools.audit import AuditLog, writes
+
+    return writes(AuditLog(world.audit_log))
+
+
 def crm_deal_by_key(world: World, deal_id: str) -> dict[str, Any] | None:
     state = world.sandbox.state
     for i in range(state.count("deals")):
@@ -121,14 +128,22 @@ def test_upsert_updates_existing_and_creates_missing(world: World, written: dict
 
 def test_every_write_is_in_the_audit_log(world: World, written: dict[str, Any]) -> None:
     crm_a, deal_a = written["a"]
-    lines = audit_lines(world)
-    first = next(e for e in lines if e["crm_id"] == crm_a and e["field"] == "deal_size")
-    assert first["command"] == "update-value" and first["result"] == "ok"
-    assert first["api_field"] == "amount" and first["new"] == "24456.00"
-    assert first["old"] not in (None, "24456.00") and first["who"] and first["at"]
-    created = [e for e in lines if e["action"] == "create"]
-    assert {e["field"] for e in created} >= {"deal_id", "deal_name", "deal_stage"}
-    assert all(e["business_key"] == int(NEW_DEAL_ID) and e["old"] is None for e in created)
+    rows = audit_writes(world)
+    first = next(r for r in rows if r["crm_id"] == crm_a and r["command"] == "update-value")
+    assert first["result"] == "ok" and first["who"] and first["at"] and first["finished_at"]
+    (change,) = first["changes"]
+    assert change["field"] == "deal_size" and change["api_field"] == "amount"
+    assert change["new"] == "24456.00" and change["old"] not in (None, "24456.00")
+    assert first["request"] == {"method": "PUT", "path": f"deals/{crm_a}",
+                                "body": {"deal": {"amount": "24456.00"}}}
+    (created,) = [r for r in rows if r["action"] == "create"]
+    assert {c["field"] for c in created["changes"]} >= {"deal_id", "deal_name", "deal_stage"}
+    assert created["business_key"] == int(NEW_DEAL_ID)
+    assert all(c["old"] is None for c in created["changes"])
+    assert created["crm_id"] == crm_deal_by_key(world, NEW_DEAL_ID)["id"]
+    events = [(e["event"], e["write"]) for e in audit_lines(world)]
+    intent = events.index(("intent", first["write"]))
+    assert events[intent + 1] == ("outcome", first["write"])  # written ahead, then the result
 
 
 def test_dry_run_sends_nothing(world: World, cli: Any) -> None:
@@ -207,7 +222,7 @@ def test_partial_failure_reports_both_sides_and_rerun_is_safe(world: World, cli:
         assert f"updated deals {crm_id}" in result.out
         assert probability(world, crm_id) == "55%"
     assert world.crm_record("deals", world.fail_deal) == before_fail
-    failed = [e for e in audit_lines(world) if e["result"] == "failed"]
+    failed = [r for r in audit_writes(world) if r["result"] == "failed"]
     assert failed and failed[-1]["crm_id"] == world.fail_deal and "HTTP 400" in failed[-1]["error"]
     assert world.query(
         "select count(*) from raw.deals where id in (" + ",".join(map(str, others)) + ")"
@@ -246,8 +261,8 @@ def test_upsert_dry_run_and_bad_files_send_nothing(world: World, cli: Any, tmp_p
     assert "-> 77.00" in result.out and '"amount": "77.00"' in result.out
     bad = {
         "deal_id,deal_stage\n1,Won\n": "line 2: deals.deal_stage takes",
-        "deal_id,colour\n1,red\n": "deals has no field 'colour'",
-        "deal_name\nx\n": "needs the business key column 'deal_id'",
+        "deal_id,colour\n1,red\n": "line 1: 'colour' is not a column of mart deals",
+        "deal_name\nx\n": "line 1: the header has no deal_id column",
         f"deal_id,deal_size\n{deal_id},1\n{deal_id},2\n": "line 3: deal_id",
         "deal_id,updated_at\n1,2024-01-01T00:00:00\n": "cannot be written",
     }
