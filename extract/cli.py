@@ -186,7 +186,10 @@ def _main(argv: Sequence[str] | None) -> int:
     # Global flags are accepted after the subcommand too (`run --verbose`).
     argv = list(sys.argv[1:] if argv is None else argv)
     flags = [a for a in argv if a in ("--verbose", "--quiet")]
-    args = parser.parse_args([*flags, *(a for a in argv if a not in flags)])
+    try:
+        args = parser.parse_args([*flags, *(a for a in argv if a not in flags)])
+    except SystemExit as exc:  # --help, or a usage error already printed in one line
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.verbose:
         os.environ["RUNTIME__LOG_LEVEL"] = "INFO"
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)

@@ -91,8 +91,10 @@ class AuditLog:
             finally:
                 os.close(fd)
         except OSError as exc:
+            blocker = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+            reason = f"{blocker} is a file, not a folder" if blocker else _reason(exc)
             raise ToolError(
-                f"cannot write the audit log {self.path} ({_reason(exc)}); nothing was sent "
+                f"cannot write the audit log {self.path} ({reason}); nothing was sent "
                 "to the CRM (set --audit-log or AUDIT_LOG to a writable file)"
             ) from None
 

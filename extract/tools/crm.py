@@ -11,6 +11,7 @@ else could have created the record, so it is never sent twice.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -216,4 +217,16 @@ def client_from_settings() -> CrmClient:
             "no CRM is set (CRM_BASE_URL and CRM_API_TOKEN, or sources.freshsales.base_url "
             "and api_key); write-back needs the CRM to write to"
         )
-    return CrmClient(account.base_url, account.api_key)
+    return CrmClient(account.base_url, account.api_key, timeout=_timeout())
+
+
+def _timeout() -> float:
+    """CRM_REQUEST_TIMEOUT_S: how long one answer may take (default 30 s)."""
+    text = os.environ.get("CRM_REQUEST_TIMEOUT_S", "").strip()
+    try:
+        value = float(text) if text else 30.0
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 600:
+        raise ToolError(f"CRM_REQUEST_TIMEOUT_S must be seconds between 0 and 600, got {text!r}")
+    return value
