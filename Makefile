@@ -26,6 +26,11 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export DO_NOT_TRACK := 1
 
+# Recipes that write the CRM's data run under `umask 077`, so what they create (the
+# DuckDB file, dlt's working files, dbt's target/ and logs/, exports) is the owner's only:
+# files 0600, folders 0700. Each recipe line is its own shell, hence one per line.
+PRIVATE := umask 077 &&
+
 .PHONY: help setup setup-spark sandbox extract build build-spark demo test lint docs export bench clean
 
 help: ## List the targets
@@ -53,17 +58,17 @@ sandbox: setup ## Run the sandbox CRM in the foreground (ARGS="--deals 100000 --
 	$(PY) -m extract.sandbox $(ARGS)
 
 extract: setup ## Extract the CRM (or the demo sandbox when CRM_BASE_URL is unset) into raw
-	$(PY) -m extract run $(ARGS)
+	$(PRIVATE) $(PY) -m extract run $(ARGS)
 
 build: setup ## dbt build: raw -> staging -> intermediate -> marts, with all tests
-	$(BIN)/dbt build --target $${DBT_TARGET:-duckdb}
+	$(PRIVATE) $(BIN)/dbt build --target $${DBT_TARGET:-duckdb}
 
 build-spark: setup-spark ## Demo sandbox -> Parquet files (RAW_PARQUET_URL) -> dbt build --target spark
-	$(PY) -m extract run --destination filesystem $(ARGS)
-	SPARK_LOCAL_IP=$${SPARK_LOCAL_IP:-127.0.0.1} $(SPARK_VENV)/bin/dbt build --target spark
+	$(PRIVATE) $(PY) -m extract run --destination filesystem $(ARGS)
+	$(PRIVATE) SPARK_LOCAL_IP=$${SPARK_LOCAL_IP:-127.0.0.1} $(SPARK_VENV)/bin/dbt build --target spark
 
 demo: setup ## The main job end to end on DuckDB against the demo sandbox, then a summary of the marts
-	$(PY) -m extract.demo
+	$(PRIVATE) $(PY) -m extract.demo
 
 test: setup lint $(if $(HAVE_JAVA),setup-spark,) ## Lint, then every test (sandbox, extractor, dbt on DuckDB, PostgreSQL and Spark, tools)
 	$(BIN)/pytest -q tests
@@ -73,11 +78,11 @@ lint: setup ## ruff on the Python, sqlfluff on the dbt models
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/analyses --processes 2
 
 docs: setup ## Generate the dbt docs site and serve it on http://localhost:8081
-	$(BIN)/dbt docs generate --target $${DBT_TARGET:-duckdb}
-	$(BIN)/dbt docs serve --port 8081 --host 127.0.0.1 --no-browser
+	$(PRIVATE) $(BIN)/dbt docs generate --target $${DBT_TARGET:-duckdb}
+	$(PRIVATE) $(BIN)/dbt docs serve --port 8081 --host 127.0.0.1 --no-browser
 
 export: setup ## Export the marts to OUT=DIR as json, csv and parquet
-	$(PY) -m extract export --out $(OUT) --format json,csv,parquet
+	$(PRIVATE) $(PY) -m extract export --out $(OUT) --format json,csv,parquet
 
 bench: setup ## Measure the pipeline at scale (SCALE=1000000 for the big run); writes bench/results.md
 	$(PY) -m bench $(if $(SCALE),--scale $(SCALE),)

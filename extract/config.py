@@ -4,7 +4,7 @@ Values come from the environment, with a `.env` file at the repository root
 read first (python-dotenv; variables already set in the environment win).
 The names are the ones documented in `.env.example`:
 
-CRM_BASE_URL, CRM_API_TOKEN, DUCKDB_PATH, RAW_SCHEMA, DBT_TARGET,
+CRM_BASE_URL, CRM_API_TOKEN, CRM_ALLOW_INSECURE_HTTP, DUCKDB_PATH, RAW_SCHEMA, DBT_TARGET,
 PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and the original app's
 DATABASE_URL (translated into the PG* values when those are not set).
 
@@ -19,6 +19,7 @@ never contains a secret.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ DBT_TARGETS = ("duckdb", "postgres")
 # dlt's names of the CRM's URL and key (`[sources.freshsales]` in .dlt/*.toml).
 DLT_BASE_URL = "sources.freshsales.base_url"
 DLT_API_KEY = "sources.freshsales.api_key"
+# Set to 1 to let the CRM URL be plain http:// to a host other than this machine
+# (the API token then travels in clear text). Loopback hosts never need it.
+ALLOW_INSECURE_HTTP = "CRM_ALLOW_INSECURE_HTTP"
 
 
 class ConfigError(ValueError):
@@ -159,10 +163,33 @@ def _base_url(value: str | None, variable: str = "CRM_BASE_URL") -> str | None:
             f"{variable} must be an http(s) URL such as "
             "https://acme.myfreshworks.com/crm/sales"
         )
+    if parsed.scheme == "http" and not _is_loopback(parsed.hostname) and not _insecure_allowed():
+        raise ConfigError(
+            f"{variable} is plain http:// to {parsed.hostname or '?'}, which would send the "
+            "API token in clear text; use https:// (http is accepted only for localhost, "
+            f"127.0.0.1 and ::1, or with {ALLOW_INSECURE_HTTP}=1)"
+        )
     value = value.rstrip("/")
     if value.endswith("/api"):
         value = value[: -len("/api")]
     return value
+
+
+def _is_loopback(host: str | None) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: the request never leaves this machine."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _insecure_allowed() -> bool:
+    """CRM_ALLOW_INSECURE_HTTP=1 (or true/yes), read from the environment and `.env`."""
+    return (_clean(os.environ.get(ALLOW_INSECURE_HTTP)) or "").lower() in ("1", "true", "yes")
 
 
 def _schema_name(value: str | None) -> str:

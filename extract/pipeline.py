@@ -49,7 +49,9 @@ from pathlib import Path
 from typing import IO, Any
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+# dlt logs a failing load job with its traceback at every retry; the run's
+# one-line error says what happened (--verbose shows dlt's log).
+os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")
 # Memory stays flat whatever the CRM's size (make bench: peak RSS at 100,000
 # deals 567 MB -> ~370 MB): Arrow hands freed buffers back to the system
 # instead of keeping them in its own pool, and DuckDB's load (dlt's merge)
@@ -144,6 +146,16 @@ def check_duckdb(path: Path) -> None:
                 "(a BI tool, a running dbt build?); close it and run again"
             ) from None
         raise DestinationUnavailable(f"cannot open the DuckDB file {path}: {text}") from None
+    # The raw data is its owner's only (0600), also when the file existed before with
+    # a looser mode (a new file already is under the CLI's umask 077). Files of
+    # another user are left alone; a filesystem without modes is not an error.
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            info = file.stat()
+            if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+                file.chmod(0o600)
+        except OSError:
+            continue
 
 
 def _lock_holder(text: str) -> str:

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("json", "csv", "parquet")
 PG_BATCH_ROWS = 50_000
+# Exported files hold the CRM's data: readable by their owner only.
+PRIVATE_FILE_MODE = 0o600
 
 
 def parse_formats(text: str) -> list[str]:
@@ -173,7 +175,8 @@ def _pg_parquet(db: Database, schema: str, table: str, columns: list[Column], pa
 def export_table(
     db: Database, schema: str, table: str, path: Path, fmt: str, jsonl: bool = False
 ) -> None:
-    """Write one table in one format to `path` (via a `.part` file, renamed when complete)."""
+    """Write one table in one format to `path` (via a `.part` file, renamed when complete);
+    the file is its owner's only (mode 0600)."""
     columns = require_table(db, schema, table)
     tmp = path.with_name(path.name + ".part")
     text_select = _text_select(db, schema, table, columns)
@@ -186,6 +189,8 @@ def export_table(
         _pg_copy_json(db, schema, table, tmp, jsonl)
     else:
         _pg_parquet(db, schema, table, columns, tmp)
+    # Owner-only (0600) whatever the umask, and also when an earlier `.part` was left.
+    os.chmod(tmp, PRIVATE_FILE_MODE)
     os.replace(tmp, path)
 
 

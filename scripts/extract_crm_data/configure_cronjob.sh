@@ -5,7 +5,8 @@
 #   scripts/extract_crm_data/configure_cronjob.sh --remove
 #
 # The entry runs scripts/extract_crm_data/run_main_cli.sh <OUTPUT PATH> from the
-# repo root, appends its output to a log file (default logs/extract_crm_data.log)
+# repo root under umask 077 (the log, the lock and what the run writes are the
+# owner's only), appends its output to a log file (default logs/extract_crm_data.log)
 # and holds a lock (flock) so a run that is still going makes the next one skip
 # instead of overlapping. Running this again replaces the entry (never two);
 # other crontab lines are kept. CRONTAB overrides the crontab command
@@ -79,7 +80,7 @@ mkdir -p "$(dirname "$LOG")" "$(dirname "$LOCK")"
 
 RUN="'$ROOT/scripts/extract_crm_data/run_main_cli.sh' '$OUT'"
 SKIP="echo \"\$(date -u) skipped: the previous run still holds $LOCK\""
-LINE="$SCHEDULE cd '$ROOT' && { flock -n -E 75 '$LOCK' $RUN; [ \$? -ne 75 ] || $SKIP; } >> '$LOG' 2>&1 $MARKER"
+LINE="$SCHEDULE cd '$ROOT' && umask 077 && { flock -n -E 75 '$LOCK' $RUN; [ \$? -ne 75 ] || $SKIP; } >> '$LOG' 2>&1 $MARKER"
 
 # Read the table completely before writing it back (never both at once).
 REST="$(current_without_entry)"

@@ -7,8 +7,10 @@
 # Settings come from the environment or .env (CRM_BASE_URL, CRM_API_TOKEN,
 # DBT_TARGET, DUCKDB_PATH, PG*); EXPORT_FORMATS (default json,csv) picks the
 # file formats, DLT_PIPELINES_DIR dlt's working folder. Exits non-zero at the
-# first failing step.
+# first failing step. What it writes (the DuckDB file, dbt's target/ and logs/,
+# the exports) is its owner's only: files 0600, folders 0700.
 set -euo pipefail
+umask 077
 
 if [[ $# -ne 1 || "$1" == -* ]]; then
     echo "usage: $0 <OUTPUT PATH>" >&2
