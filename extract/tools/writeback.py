@@ -334,8 +334,7 @@ def _look_up(client: CrmClient, entity: str, key_source: FieldSource,
     keys = sorted({str(r.key) for r in rows})
     try:
         if key_source.field == "id":
-            return {k: [client.get(entity, int(k))["id"]] for k in keys
-                    if _exists(client, entity, int(k))}
+            return {k: [int(k)] for k in keys if _exists(client, entity, int(k))}
         attribute = key_source.field.removeprefix(CUSTOM_PREFIX)
         return client.search(entity, attribute, keys)
     except CrmError as exc:
