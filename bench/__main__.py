@@ -175,7 +175,7 @@ def dbt_build(env: dict[str, str], target: str, tag: str, full: bool) -> dict[st
 def reference_loop(url: str) -> dict[str, Any]:
     """Fetch every page of the views the extractor reads, parse, write nothing."""
     from extract.freshsales import settings as fs
-    from extract.freshsales.helpers import pick_views
+    from extract.freshsales.paging import pick_views
 
     session = requests.Session()
     session.headers["Authorization"] = f"Token token={API_KEY}"

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from extract import defaults  # noqa: F401 - process defaults before dlt/pyarrow load
+
 if TYPE_CHECKING:
     import pandas as pd
 

@@ -76,7 +76,8 @@ def register(subparsers: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     from extract.config import crm_account, load_settings
-    from extract.pipeline import format_summary, run_extract
+    from extract.pipeline import run_extract
+    from extract.summary import format_summary
 
     settings = load_settings()
     args._secrets = (settings.crm_api_token or "", settings.pg.password)
@@ -87,7 +88,7 @@ def run_command(args: argparse.Namespace) -> int:
         destination=destination, duckdb_path=settings.duckdb_path,
         dataset=settings.raw_schema, pg_credentials=settings.pg,
         full_refresh=args.full_refresh, pipelines_dir=args.pipelines_dir,
-        progress=not args.quiet and sys.stderr.isatty(), concurrency=args.concurrency,
+        progress=not args.quiet, concurrency=args.concurrency,
         max_wait_s=args.max_wait, notify=lambda line: print(f"note: {line}", file=sys.stderr),
     )
     if account is not None:
@@ -211,7 +212,7 @@ def _call(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -
         _report(str(exc), args)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - turned into one line below
-        from extract.pipeline import BudgetStopped
+        from extract.errors import BudgetStopped
 
         message = _explain(exc, args)
         if message is None:
@@ -224,7 +225,7 @@ def _call(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -
 
 
 def _explain(exc: BaseException, args: argparse.Namespace) -> str | None:
-    from extract.pipeline import explain
+    from extract.errors import explain
 
     return explain(exc, tuple(getattr(args, "_secrets", ())))
 

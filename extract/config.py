@@ -24,11 +24,31 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from dotenv import load_dotenv
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+
+def _project_dir() -> Path:
+    """The project folder: where `.env`, the default `crm.duckdb`, `.dlt/`, `logs/` and
+    the dbt project (`dbt_project.yml`, the mart contracts) are looked up.
+
+    1. `CRM_PROJECT_DIR` when set (environment only: `.env` is read from this folder);
+    2. else the checkout this package lives in, when `dbt_project.yml` is beside it
+       (running from the clone, or an editable install `pip install -e .`);
+    3. else the current working directory (a wheel installed into site-packages).
+    """
+    configured = os.environ.get("CRM_PROJECT_DIR", "").strip()
+    if configured:
+        return Path(configured).expanduser().resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "dbt_project.yml").is_file():
+        return checkout
+    return Path.cwd().resolve()
+
+
+REPO_ROOT = _project_dir()
 DEFAULT_DUCKDB_PATH = REPO_ROOT / "crm.duckdb"
 DEFAULT_RAW_SCHEMA = "raw"
 DBT_TARGETS = ("duckdb", "postgres")
@@ -298,7 +318,7 @@ def _dlt_value(name: str, secret: bool) -> str | None:
     from dlt.common.configuration.providers.toml import TomlProviderReadException
 
     try:
-        value = (dlt.secrets if secret else dlt.config).get(name)
+        value: Any = (dlt.secrets if secret else dlt.config).get(name)
     except TomlProviderReadException as exc:
         # The parser's message may quote the file; keep only the position.
         where = re.search(r"line \d+ col(?:umn)? \d+", str(exc))

@@ -28,7 +28,8 @@ def marts_summary(duckdb_path: Path) -> str:
     try:
         lines = [f"Marts in {duckdb_path} (schema {schema}):"]
         for table in MARTS:
-            (count,) = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            row = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            count = row[0] if row else 0
             lines.append(f"  {table:<18} {count:>8,} rows")
         reasons = con.execute(
             f"""
@@ -73,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
 
-    from extract.pipeline import ExtractError, format_summary, run_extract
+    from extract.errors import ExtractError
+    from extract.pipeline import run_extract
     from extract.sandbox import SandboxConfig, serve_in_thread
+    from extract.summary import format_summary
 
     try:
         duckdb_path = load_settings().duckdb_path

@@ -21,25 +21,27 @@ from dlt.extract.resource import DltResource
 
 from . import settings
 from .arrow import ARROW_TYPES, ArrowPages
-from .helpers import (
-    ORDERS,
+from .client import (
     CrmClient,
     CrmError,
     MalformedAnswer,
-    Position,
     RateLimiter,
     RateLimitExhausted,
     RetryPolicy,
     RunStats,
-    View,
     ViewFailed,
+)
+from .paging import (
+    ORDERS,
+    Position,
+    View,
     ViewScan,
-    flatten_page,
     list_views,
     parse_ts,
     pick_views,
     short_json,
 )
+from .records import flatten_page
 
 __all__ = ["RunContext", "RunStats", "freshsales_source"]
 

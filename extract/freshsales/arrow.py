@@ -24,7 +24,7 @@ import orjson
 import pandas  # noqa: F401 - imported once here: dlt probes for it from worker threads
 import pyarrow as pa
 
-from .helpers import as_text
+from .records import as_text
 
 DECIMAL_SCALE = Decimal(1).scaleb(-9)
 MAX_DECIMAL = Decimal(10) ** 29

@@ -47,8 +47,6 @@ SELECTORS: dict[str, tuple[str, str]] = {
     "lead_sources": ("lead_sources", "lead_sources"),
 }
 
-# Fields of list records that are lists or objects: stored as JSON columns.
-JSON_FIELDS = ("tags", "emails", "sales_accounts", "links")
 
 TS = {"data_type": "timestamp", "timezone": True}
 BIGINT = {"data_type": "bigint"}

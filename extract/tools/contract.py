@@ -22,9 +22,9 @@ from typing import Any
 import jinja2
 import yaml  # type: ignore[import-untyped]
 
+from extract.config import REPO_ROOT
 from extract.tools.db import ToolError, decimal_scale, type_family
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ENTITIES = ("accounts", "contacts", "deals")
 BUSINESS_KEYS = {"accounts": "account_id", "contacts": "contact_id", "deals": "deal_id"}
 RAW_TABLES = {"accounts": "sales_accounts", "contacts": "contacts", "deals": "deals"}

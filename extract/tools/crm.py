@@ -19,15 +19,14 @@ from typing import Any
 
 import requests
 
+from extract.tools.contract import API_WRAPPERS, RAW_TABLES
 from extract.tools.db import ToolError
 
-MODULES = {"accounts": "sales_accounts", "contacts": "contacts", "deals": "deals"}
-WRAPPERS = {"accounts": "sales_account", "contacts": "contact", "deals": "deal"}
 RETRY_STATUS = (429, 502, 503, 504)
 SEARCH_BATCH = 100  # values per filtered_search request, and records per page
 
 
-class CrmError(Exception):
+class WriteError(Exception):
     """One failed CRM call: the HTTP status (0 when no answer) and a short reason.
 
     `retry_at` is set when the CRM asked to wait longer than the tool waits:
@@ -41,7 +40,7 @@ class CrmError(Exception):
 
 
 @dataclass
-class CrmClient:
+class WriteClient:
     base_url: str
     api_key: str = field(repr=False)
     timeout: float = 30.0
@@ -71,7 +70,7 @@ class CrmClient:
                                             timeout=(5, self.timeout))
             except requests.RequestException as exc:
                 if method == "POST" or attempt == self.attempts:
-                    raise CrmError(0, _no_answer(method, exc)) from None
+                    raise WriteError(0, _no_answer(method, exc)) from None
                 time.sleep(0.5 * 2 ** attempt)
                 continue
             retry = resp.status_code in RETRY_STATUS and (
@@ -80,21 +79,21 @@ class CrmClient:
                 time.sleep(self._wait(resp, attempt))
                 continue
             if resp.status_code >= 400:
-                raise CrmError(resp.status_code, _error_reason(resp))
+                raise WriteError(resp.status_code, _error_reason(resp))
             try:
                 return resp.json()
             except ValueError:
-                raise CrmError(resp.status_code, "the answer is not JSON") from None
+                raise WriteError(resp.status_code, "the answer is not JSON") from None
         raise AssertionError("unreachable")
 
     def _wait(self, resp: requests.Response, attempt: int) -> float:
-        """Seconds to wait before retrying; CrmError when the CRM wants longer."""
+        """Seconds to wait before retrying; WriteError when the CRM wants longer."""
         wait = _retry_after(resp.headers.get("Retry-After"))
         if wait is None:
             return 0.5 * 2 ** attempt
         if wait > self.max_wait_s:
             at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
-            raise CrmError(
+            raise WriteError(
                 resp.status_code,
                 f"the CRM asks to wait {wait:.0f} s (Retry-After); retry after "
                 f"{at:%Y-%m-%d %H:%M} UTC", retry_at=at,
@@ -102,24 +101,25 @@ class CrmClient:
         return wait
 
     def _record(self, payload: Any, entity: str) -> dict[str, Any]:
-        record = payload.get(WRAPPERS[entity]) if isinstance(payload, dict) else None
+        record = payload.get(API_WRAPPERS[entity]) if isinstance(payload, dict) else None
         if not isinstance(record, dict):
             got = type(payload).__name__ if not isinstance(payload, dict) else "object"
-            raise CrmError(200, f"the answer has no {WRAPPERS[entity]!r} record (a JSON {got})")
+            raise WriteError(
+                200, f"the answer has no {API_WRAPPERS[entity]!r} record (a JSON {got})")
         if not isinstance(record.get("id"), int) or isinstance(record.get("id"), bool):
-            raise CrmError(200, f"the answer's {WRAPPERS[entity]!r} record has no id")
+            raise WriteError(200, f"the answer's {API_WRAPPERS[entity]!r} record has no id")
         return record
 
     def get(self, entity: str, crm_id: int) -> dict[str, Any]:
-        return self._record(self._send("GET", f"{MODULES[entity]}/{crm_id}"), entity)
+        return self._record(self._send("GET", f"{RAW_TABLES[entity]}/{crm_id}"), entity)
 
     def update(self, entity: str, crm_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-        payload = self._send("PUT", f"{MODULES[entity]}/{crm_id}",
-                             {WRAPPERS[entity]: changes})
+        payload = self._send("PUT", f"{RAW_TABLES[entity]}/{crm_id}",
+                             {API_WRAPPERS[entity]: changes})
         return self._record(payload, entity)
 
     def create(self, entity: str, fields: dict[str, Any]) -> dict[str, Any]:
-        payload = self._send("POST", MODULES[entity], {WRAPPERS[entity]: fields})
+        payload = self._send("POST", RAW_TABLES[entity], {API_WRAPPERS[entity]: fields})
         return self._record(payload, entity)
 
     def search(self, entity: str, attribute: str, values: list[str]) -> dict[str, list[int]]:
@@ -132,9 +132,9 @@ class CrmClient:
                                      "value": batch}]}
             page = 1
             while True:
-                payload = self._send("POST", f"filtered_search/{WRAPPERS[entity]}", rule,
+                payload = self._send("POST", f"filtered_search/{API_WRAPPERS[entity]}", rule,
                                      {"page": page, "per_page": SEARCH_BATCH})
-                records, pages = _search_page(payload, MODULES[entity])
+                records, pages = _search_page(payload, RAW_TABLES[entity])
                 for record in records:
                     value = _attribute(record, attribute)
                     if value is not None and isinstance(record.get("id"), int):
@@ -149,11 +149,11 @@ def _search_page(payload: Any, module: str) -> tuple[list[dict[str, Any]], int]:
     records = payload.get(module) if isinstance(payload, dict) else None
     meta = payload.get("meta") if isinstance(payload, dict) else None
     if not isinstance(records, list) or not isinstance(meta, dict):
-        raise CrmError(200, f"the search answer has no {module!r} list and meta")
+        raise WriteError(200, f"the search answer has no {module!r} list and meta")
     try:
         pages = int(meta.get("total_pages") or 1)
     except (TypeError, ValueError):
-        raise CrmError(200, "the search answer's meta.total_pages is not a number") from None
+        raise WriteError(200, "the search answer's meta.total_pages is not a number") from None
     return [r for r in records if isinstance(r, dict)], pages
 
 
@@ -202,7 +202,7 @@ def _error_reason(resp: requests.Response) -> str:
     return " ".join(str(message or resp.reason or "error").split())[:200]
 
 
-def client_from_settings() -> CrmClient:
+def client_from_settings() -> WriteClient:
     """A client for the CRM the extractor reads (CRM_BASE_URL / CRM_API_TOKEN, else
     dlt's sources.freshsales config); names what is missing."""
     from extract.config import ConfigError, crm_account, load_settings
@@ -217,7 +217,7 @@ def client_from_settings() -> CrmClient:
             "no CRM is set (CRM_BASE_URL and CRM_API_TOKEN, or sources.freshsales.base_url "
             "and api_key); write-back needs the CRM to write to"
         )
-    return CrmClient(account.base_url, account.api_key, timeout=_timeout())
+    return WriteClient(account.base_url, account.api_key, timeout=_timeout())
 
 
 def _timeout() -> float:

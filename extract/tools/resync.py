@@ -20,7 +20,8 @@ from extract.tools.db import ToolError
 def resync(entity: str, crm_ids: Sequence[int]) -> int:
     """Re-extract `entity` incrementally; returns how many of `crm_ids` are now in raw."""
     from extract.config import ConfigError, crm_account, load_settings
-    from extract.pipeline import ExtractError, explain, run_extract
+    from extract.errors import ExtractError, explain
+    from extract.pipeline import run_extract
 
     try:
         settings = load_settings()

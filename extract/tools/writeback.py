@@ -31,8 +31,10 @@ from typing import Any, cast
 from extract.tools import audit, rules
 from extract.tools.changes_file import read_changes
 from extract.tools.contract import (
+    API_WRAPPERS,
     BUSINESS_KEYS,
     ENTITIES,
+    RAW_TABLES,
     ColumnSpec,
     FieldSource,
     active_preset,
@@ -42,7 +44,7 @@ from extract.tools.contract import (
     mart_contract,
     require_column,
 )
-from extract.tools.crm import MODULES, WRAPPERS, CrmClient, CrmError, client_from_settings
+from extract.tools.crm import WriteClient, WriteError, client_from_settings
 from extract.tools.db import (
     Database,
     ToolError,
@@ -73,8 +75,8 @@ class Change:
     @property
     def request(self) -> tuple[str, str]:
         if self.crm_id is None:
-            return "POST", MODULES[self.entity]
-        return "PUT", f"{MODULES[self.entity]}/{self.crm_id}"
+            return "POST", RAW_TABLES[self.entity]
+        return "PUT", f"{RAW_TABLES[self.entity]}/{self.crm_id}"
 
     @property
     def action(self) -> str:
@@ -238,7 +240,7 @@ class _Row:
 
 def plan_upsert(
     db: Database, entity: str, rows: list[tuple[int, dict[str, str]]],
-    client: CrmClient, log: audit.AuditLog,
+    client: WriteClient, log: audit.AuditLog,
 ) -> list[Change]:
     """One Change per row: an update of the differing fields, or a create.
 
@@ -326,7 +328,7 @@ def _create_or_update(
                   fingerprint=mark)
 
 
-def _look_up(client: CrmClient, entity: str, key_source: FieldSource,
+def _look_up(client: WriteClient, entity: str, key_source: FieldSource,
              rows: list[_Row]) -> dict[str, list[int]]:
     """Business key (as text) -> CRM ids, for the rows the marts do not have."""
     if not rows:
@@ -337,17 +339,17 @@ def _look_up(client: CrmClient, entity: str, key_source: FieldSource,
             return {k: [int(k)] for k in keys if _exists(client, entity, int(k))}
         attribute = key_source.field.removeprefix(CUSTOM_PREFIX)
         return client.search(entity, attribute, keys)
-    except CrmError as exc:
+    except WriteError as exc:
         raise ToolError(
             f"looking up {len(keys)} {BUSINESS_KEYS[entity]} value(s) in the CRM before "
             f"creating failed ({exc}); nothing was written", code=1,
         ) from None
 
 
-def _exists(client: CrmClient, entity: str, crm_id: int) -> bool:
+def _exists(client: WriteClient, entity: str, crm_id: int) -> bool:
     try:
         client.get(entity, crm_id)
-    except CrmError as exc:
+    except WriteError as exc:
         if exc.status == 404:
             return False
         raise
@@ -375,11 +377,11 @@ def _intent(command: str, change: Change) -> dict[str, Any]:
             for column, new in change.new.items()
         ],
         "request": {"method": method, "path": path,
-                    "body": {WRAPPERS[change.entity]: change.body}},
+                    "body": {API_WRAPPERS[change.entity]: change.body}},
     }
 
 
-def _stop_reason(status: int, error: CrmError | None) -> str | None:
+def _stop_reason(status: int, error: WriteError | None) -> str | None:
     """Why no further write should be sent after a failed one, or None."""
     if status in (401, 403):
         return f"the CRM refused CRM_API_TOKEN (HTTP {status})"
@@ -389,7 +391,7 @@ def _stop_reason(status: int, error: CrmError | None) -> str | None:
 
 
 def apply_changes(
-    client: CrmClient,
+    client: WriteClient,
     changes: Sequence[Change],
     command: str,
     log: audit.AuditLog,
@@ -424,14 +426,14 @@ def apply_changes(
     return outcomes
 
 
-def _send_once(client: CrmClient, change: Change) -> tuple[Outcome, CrmError | None]:
+def _send_once(client: WriteClient, change: Change) -> tuple[Outcome, WriteError | None]:
     try:
         if change.crm_id is None:
             record = client.create(change.entity, change.body)
             return Outcome(change, True, crm_id=int(record["id"])), None
         client.update(change.entity, change.crm_id, change.body)
         return Outcome(change, True, crm_id=change.crm_id), None
-    except CrmError as exc:
+    except WriteError as exc:
         return Outcome(change, False, error=str(exc), status=exc.status), exc
 
 
@@ -483,7 +485,7 @@ def _request(change: Change) -> str:
     if change.action == "unchanged":
         return "no request"
     method, _ = change.request
-    return f"{method} {json.dumps({WRAPPERS[change.entity]: change.body}, default=str)}"
+    return f"{method} {json.dumps({API_WRAPPERS[change.entity]: change.body}, default=str)}"
 
 
 def show_plan(changes: Sequence[Change], looked_up: int,
@@ -527,7 +529,7 @@ def finish(
 def _run(
     args: argparse.Namespace,
     command: str,
-    plan: Callable[[Database, CrmClient, audit.AuditLog], list[Change]],
+    plan: Callable[[Database, WriteClient, audit.AuditLog], list[Change]],
     ask: bool = True,
 ) -> int:
     entity = check_entity(args.domain)

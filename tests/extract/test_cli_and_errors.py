@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from extract_helpers import REPO_ROOT, cli_env, query, raw_rows, run_cli, sandbox
 
 from extract.config import PgSettings
-from extract.freshsales.helpers import ViewNotFound
+from extract.freshsales.client import ViewNotFound
 from extract.pipeline import (
     BudgetStopped,
     DestinationUnavailable,
@@ -233,3 +234,16 @@ def test_unwritable_parquet_folder_is_one_clear_line(tmp_path):
     assert done.returncode != 0
     assert "RAW_PARQUET_URL" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_progress_lines_show_in_a_log_while_a_long_run_moves(tmp_path):
+    """Not a terminal (cron, CI): a line per view at intervals, not a rewritten line."""
+    with sandbox(latency_ms=40, deals=1500) as sb:
+        env = _env(tmp_path, CRM_BASE_URL=sb.base_url, CRM_API_TOKEN=sb.api_key,
+                   CRM_PROGRESS_INTERVAL_S="0.3")
+        done = _cli(tmp_path, "--concurrency", "1", env=env)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("progress ")]
+    assert any(re.fullmatch(r"progress \d+s deals/All Deals: page \d+ of 15", line)
+               for line in lines), done.stderr
+    assert "\r" not in done.stderr and "\x1b[" not in done.stderr

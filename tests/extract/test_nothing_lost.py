@@ -473,3 +473,28 @@ def test_a_budget_spent_before_any_view_is_read_is_a_budget_stop(tmp_path):
         with pytest.raises(BudgetStopped, match=r"^stopped on the CRM's request budget after "
                            r"\d requests; no view read yet; the next run continues"):
             raw.run(sb.base_url, sb.api_key, max_wait_s=1.0)
+
+
+def test_databases_sharing_a_pipeline_folder_never_get_each_others_packages(tmp_path):
+    """The readable pipeline name is per destination kind and dataset: a package a
+    killed run left for one DuckDB file is never loaded into another one."""
+    first, second = tmp_path / "first.duckdb", tmp_path / "second.duckdb"
+    with sandbox() as sb:
+        api = Api(sb)
+        killed = run_cli(tmp_path, env=cli_env(
+            tmp_path, CRM_BASE_URL=sb.base_url, CRM_API_TOKEN=sb.api_key,
+            DUCKDB_PATH=str(first), CRM_EXTRACT_TEST_KILL_AT="normalized"))
+        assert killed.returncode == -9, killed.stderr
+        notes: list[str] = []
+        other = run_extract(destination="duckdb", base_url=sb.base_url, api_key=sb.api_key,
+                            duckdb_path=second, pipelines_dir=tmp_path / "pipelines",
+                            notify=notes.append)
+        assert len(notes) == 1 and f"left by an interrupted run into {first}" in notes[0]
+        assert "was reset" not in notes[0]
+        assert other["pipeline_name"] == "freshsales_duckdb_raw"
+        rows = query(second, "select id, updated_at, is_deleted from raw.deals")
+        assert {i: (u.astimezone(UTC), d) for i, u, d in rows} == crm_state(api, "deals")
+        again = run_extract(destination="duckdb", base_url=sb.base_url, api_key=sb.api_key,
+                            duckdb_path=first, pipelines_dir=tmp_path / "pipelines")
+        assert again["notes"] == []
+        assert again["raw_counts"]["deals"] == sb.state.gen.sizes["deals"]
