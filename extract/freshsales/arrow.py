@@ -24,7 +24,7 @@ import orjson
 import pandas  # noqa: F401 - imported once here: dlt probes for it from worker threads
 import pyarrow as pa
 
-from .records import as_text
+from .records import as_text, flatten_custom
 
 DECIMAL_SCALE = Decimal(1).scaleb(-9)
 MAX_DECIMAL = Decimal(10) ** 29
@@ -157,7 +157,7 @@ class ArrowPages:
         self.new_json_columns: set[str] = set()
 
     def table(self, records: list[dict[str, Any]], extracted_at: list[datetime]) -> pa.Table:
-        rows = [_flatten(record) for record in records]
+        rows = [flatten_custom(record) for record in records]
         names = list(dict.fromkeys([*self.declared, *_keys(rows)]))
         columns: dict[str, pa.Array] = {}
         for name in names:
@@ -186,16 +186,6 @@ class ArrowPages:
                     self.new_json_columns.add(name)
                 return kind
         return None
-
-
-def _flatten(record: dict[str, Any]) -> dict[str, Any]:
-    custom = record.pop("custom_field", None)
-    if isinstance(custom, dict):
-        for key, value in custom.items():
-            record[f"custom_field__{key}"] = as_text(value)
-    elif custom is not None:
-        record["custom_field"] = as_text(custom)
-    return record
 
 
 def _keys(rows: Iterable[dict[str, Any]]) -> list[str]:

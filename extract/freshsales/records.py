@@ -39,14 +39,20 @@ def as_text(value: Any) -> str | None:
     return orjson.dumps(value).decode()
 
 
-def flatten_record(record: dict[str, Any], extracted_at: datetime) -> dict[str, Any]:
-    """`custom_field` -> `custom_field__cf_*` text columns, plus `_extracted_at`."""
+def flatten_custom(record: dict[str, Any]) -> dict[str, Any]:
+    """`custom_field` -> `custom_field__cf_*` text columns (raw keeps what the API sent)."""
     custom = record.pop("custom_field", None)
     if isinstance(custom, dict):
         for key, value in custom.items():
             record[f"custom_field__{key}"] = as_text(value)
     elif custom is not None:
         record["custom_field"] = as_text(custom)
+    return record
+
+
+def flatten_record(record: dict[str, Any], extracted_at: datetime) -> dict[str, Any]:
+    """`custom_field` -> `custom_field__cf_*` text columns, plus `_extracted_at`."""
+    flatten_custom(record)
     for key in ("amount", "annual_revenue"):
         value = record.get(key)
         if isinstance(value, float):
