@@ -19,16 +19,10 @@ DEAL_COLUMNS = (
 QUOTE = 'close it, and double any quote inside a field ("")'
 
 
-def write(tmp_path: Path, name: str, text: str) -> Path:
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
     path = tmp_path / name
-    path.write_bytes(text.encode())
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
     return path
-
-
-def assert_refused(path: Path, message: str, code: int = 2, entity: str = "deals") -> None:
-    with pytest.raises(ToolError, match=f"^{re.escape(message)}$") as refused:
-        read_changes(path, entity)
-    assert refused.value.code == code
 
 
 # ------------------------------------------------------------------ accepted
@@ -45,8 +39,9 @@ def test_reads_a_csv_with_line_numbers(tmp_path: Path) -> None:
 
 
 def test_reads_a_csv_with_a_bom_and_crlf_line_endings(tmp_path: Path) -> None:
-    path = tmp_path / "changes.csv"
-    path.write_bytes(b"\xef\xbb\xbfdeal_id,deal_stage\r\n100001,Won\r\n100002,Lost\r\n")
+    path = write(
+        tmp_path, "changes.csv", b"\xef\xbb\xbfdeal_id,deal_stage\r\n100001,Won\r\n100002,Lost\r\n"
+    )
     assert read_changes(path, "deals") == [
         (2, {"deal_id": "100001", "deal_stage": "Won"}),
         (3, {"deal_id": "100002", "deal_stage": "Lost"}),
@@ -112,104 +107,262 @@ def test_empty_business_keys_may_repeat_they_each_create(tmp_path: Path) -> None
     assert [line for line, _ in read_changes(path, "deals")] == [2, 3]
 
 
-# ------------------------------------------------------------------ the file
+# ------------------------------------------------------------------ refused
+#
+# Each row: the file's name, what it holds (None: no file at all), the one line the user
+# sees ("{path}" stands for the file's path) and the exit code.
 
 
-def test_refuses_a_missing_file(tmp_path: Path) -> None:
-    path = tmp_path / "nope.csv"
-    assert_refused(path, f"{path}: no such file; check the path")
+def assert_refused(path: Path, message: str, code: int = 2, entity: str = "deals") -> None:
+    with pytest.raises(ToolError, match=f"^{re.escape(message)}$") as refused:
+        read_changes(path, entity)
+    assert refused.value.code == code
 
 
-def test_refuses_another_suffix(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.txt", "deal_id\n1\n")
-    assert_refused(path, f"{path}: a changes file ends in .csv or .json; rename it to say which")
+# the file itself, whatever it holds
+FILE_REFUSALS = [
+    pytest.param("nope.csv", None, "{path}: no such file; check the path", 2, id="missing"),
+    pytest.param(
+        "changes.txt",
+        "deal_id\n1\n",
+        "{path}: a changes file ends in .csv or .json; rename it to say which",
+        2,
+        id="other-suffix",
+    ),
+    pytest.param(
+        "changes.csv",
+        "\n",
+        "{path} is empty; write a header and one row per record (or a JSON array)",
+        2,
+        id="empty-file",
+    ),
+    pytest.param(
+        "changes.csv",
+        "deal_id,deal_name\n",
+        "{path} has a header but no rows; nothing to change",
+        1,
+        id="header-without-rows",
+    ),
+    pytest.param(
+        "changes.json",
+        "[ ]\n",
+        "{path} holds an empty array; nothing to change",
+        1,
+        id="empty-json-array",
+    ),
+    pytest.param(
+        "changes.csv",
+        "deal_id,deal_name\n1,Caf\n2,Café\n".encode("latin-1"),
+        "{path}, line 3: byte 0xe9 is not UTF-8; save it as UTF-8",
+        2,
+        id="not-utf8-names-the-line",
+    ),
+]
 
 
-def test_refuses_an_empty_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.csv", "\n")
-    assert_refused(
-        path, f"{path} is empty; write a header and one row per record (or a JSON array)"
-    )
-
-
-def test_a_header_without_rows_is_nothing_to_change(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.csv", "deal_id,deal_name\n")
-    assert_refused(path, f"{path} has a header but no rows; nothing to change", code=1)
-
-
-def test_an_empty_json_array_is_nothing_to_change(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.json", "[ ]\n")
-    assert_refused(path, f"{path} holds an empty array; nothing to change", code=1)
-
-
-def test_refuses_bytes_that_are_not_utf8_naming_the_line(tmp_path: Path) -> None:
-    path = tmp_path / "changes.csv"
-    path.write_bytes("deal_id,deal_name\n1,Caf\n2,Café\n".encode("latin-1"))
-    assert_refused(path, f"{path}, line 3: byte 0xe9 is not UTF-8; save it as UTF-8")
-
-
-# ------------------------------------------------------------------ CSV quotes and cells
-
-
-def test_refuses_a_quote_that_swallows_the_following_rows(tmp_path: Path) -> None:
-    text = 'deal_id,deal_name\n100001,Renewal\n100002,"Upsell\n100003,Other\n100004,Last\n'
-    path = write(tmp_path, "changes.csv", text)
-    assert_refused(path, f"{path}, line 3: a quote is not closed on this line; {QUOTE}")
-
-
-def test_refuses_a_quote_not_closed_on_the_last_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.csv", 'deal_id,deal_name\n100001,"Renewal')
-    assert_refused(path, f"{path}, line 2: a quote is not closed on this line; {QUOTE}")
-
-
-def test_a_stray_quote_closed_lines_later_is_blamed_on_its_own_line(tmp_path: Path) -> None:
-    text = 'deal_id,deal_name\n100001,"Renewal\n100002,Upsell\n100003,"Big" deal\n'
-    path = write(tmp_path, "changes.csv", text)
-    assert_refused(path, f"{path}, line 2: a quote is not closed on this line; {QUOTE}")
-
-
-def test_refuses_text_after_a_closing_quote(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.csv", 'deal_id,deal_name\n100001,"Big" deal\n')
-    assert_refused(
-        path,
-        f"{path}, line 2: text after a closing quote;"
+# CSV: quotes, cells and the header
+CSV_REFUSALS = [
+    pytest.param(
+        "changes.csv",
+        'deal_id,deal_name\n100001,Renewal\n100002,"Upsell\n100003,Other\n100004,Last\n',
+        "{path}, line 3: a quote is not closed on this line; " + QUOTE,
+        2,
+        id="unclosed-quote-swallows-following-rows",
+    ),
+    pytest.param(
+        "changes.csv",
+        'deal_id,deal_name\n100001,"Renewal',
+        "{path}, line 2: a quote is not closed on this line; " + QUOTE,
+        2,
+        id="unclosed-quote-on-last-line",
+    ),
+    pytest.param(
+        "changes.csv",
+        'deal_id,deal_name\n100001,"Renewal\n100002,Upsell\n100003,"Big" deal\n',
+        "{path}, line 2: a quote is not closed on this line; " + QUOTE,
+        2,
+        id="stray-quote-closed-lines-later-blamed-on-its-own-line",
+    ),
+    pytest.param(
+        "changes.csv",
+        'deal_id,deal_name\n100001,"Big" deal\n',
+        "{path}, line 2: text after a closing quote;"
         ' quote the whole field and double the quotes inside it ("")',
-    )
-
-
-def test_refuses_a_line_break_inside_a_closed_quoted_field(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.csv", 'deal_id,deal_name\n100001,"Two\nlines"\n100002,x\n')
-    assert_refused(
-        path,
-        f"{path}, line 2, column deal_name: a line break inside a field;"
+        2,
+        id="text-after-closing-quote",
+    ),
+    pytest.param(
+        "changes.csv",
+        'deal_id,deal_name\n100001,"Two\nlines"\n100002,x\n',
+        "{path}, line 2, column deal_name: a line break inside a field;"
         " mart values never hold one: remove it, or close the quote on this line",
-    )
-
-
-def test_refuses_a_row_with_more_cells_than_the_header(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.csv", "deal_id,deal_name\n100001,Renewal\n100002,Acme, Inc\n")
-    assert_refused(
-        path,
-        f"{path}, line 3: 3 cells, but the header has 2 columns;"
+        2,
+        id="line-break-inside-closed-quoted-field",
+    ),
+    pytest.param(
+        "changes.csv",
+        "deal_id,deal_name\n100001,Renewal\n100002,Acme, Inc\n",
+        "{path}, line 3: 3 cells, but the header has 2 columns;"
         " give one cell per column and quote cells that hold a comma",
-    )
-
-
-def test_refuses_a_row_with_fewer_cells_than_the_header(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.csv", "deal_id,deal_name,deal_size\n100001,Renewal\n")
-    assert_refused(
-        path,
-        f"{path}, line 2: 2 cells, but the header has 3 columns;"
+        2,
+        id="more-cells-than-header",
+    ),
+    pytest.param(
+        "changes.csv",
+        "deal_id,deal_name,deal_size\n100001,Renewal\n",
+        "{path}, line 2: 2 cells, but the header has 3 columns;"
         " give one cell per column and quote cells that hold a comma",
-    )
+        2,
+        id="fewer-cells-than-header",
+    ),
+    pytest.param(
+        "changes.csv",
+        f"deal_id,deal_name\n100001,ok\n100002,{'x' * 10_001}\n",
+        "{path}, line 3, column deal_name: 10001 characters, over the limit of 10000; shorten it",
+        2,
+        id="field-over-limit-names-its-column",
+    ),
+    pytest.param(
+        "changes.csv",
+        "deal_id,deal_name, deal_name \n100001,a,b\n",
+        "{path}, line 1: column 'deal_name' appears twice in the header; keep one",
+        2,
+        id="header-name-twice",
+    ),
+    pytest.param(
+        "changes.csv",
+        "deal_id, ,deal_name\n100001,x,Renewal\n",
+        "{path}, line 1: column 2 of the header has no name; name it or delete the column",
+        2,
+        id="empty-header-name",
+    ),
+    pytest.param(
+        "changes.csv",
+        "deal_id,dael_name\n100001,Renewal\n",
+        "{path}, line 1: 'dael_name' is not a column of mart deals; use one of: " + DEAL_COLUMNS,
+        2,
+        id="unknown-header-name-lists-the-columns",
+    ),
+    pytest.param(
+        "changes.csv",
+        "id,deal_name\n7,Renewal\n",
+        "{path}, line 1: the header has no deal_id column;"
+        " add it (an empty deal_id creates a record)",
+        2,
+        id="header-without-business-key",
+    ),
+    pytest.param(
+        "changes.csv",
+        "deal_id,deal_name\n100003,a\n100004,b\n,c\n,d\n100005,e\n 100003 ,f\n",
+        "{path}, line 7: deal_id 100003 is also on line 2; a file names each record once",
+        2,
+        id="business-key-on-two-rows",
+    ),
+]
 
 
-def test_refuses_a_field_over_the_limit_naming_its_column(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.csv", f"deal_id,deal_name\n100001,ok\n100002,{'x' * 10_001}\n")
-    assert_refused(
-        path,
-        f"{path}, line 3, column deal_name: 10001 characters, over the limit of 10000; shorten it",
-    )
+# JSON: syntax, shape, keys and values
+JSON_REFUSALS = [
+    pytest.param(
+        "changes.json",
+        '[\n  {"deal_id": 1},\n  {"deal_id": 2,}\n]\n',
+        "{path}, line 3: not valid JSON"
+        " (Expecting property name enclosed in double quotes at character 17); fix it",
+        2,
+        id="invalid-json-with-its-position",
+    ),
+    pytest.param(
+        "changes.json",
+        '[\n  {"deal_id": 1, "deal_size": NaN}\n]',
+        "{path}, line 2: NaN is not a JSON value; write a number or null",
+        2,
+        id="nan-which-python-would-accept",
+    ),
+    pytest.param(
+        "changes.json",
+        '\n{"deal_id": 1}\n',
+        "{path}, line 2: the top level is an object, not an array; put the records in [ ]",
+        2,
+        id="top-level-not-an-array",
+    ),
+    pytest.param(
+        "changes.json",
+        '[\n  {"deal_id": 1},\n  "deal_id=2"\n]',
+        "{path}, line 3: an element is a string, not an object;"
+        ' give one {"column": value, ...} object per record',
+        2,
+        id="element-not-an-object",
+    ),
+    pytest.param(
+        "changes.json",
+        '[\n  {"deal_id": 1, "deal_name": "a", "deal_name": "b"}]',
+        "{path}, line 2: key 'deal_name' appears twice in one object; keep one",
+        2,
+        id="key-twice-in-one-object",
+    ),
+    pytest.param(
+        "changes.json",
+        '[{"deal_id": 1},\n {"deal_id": 2, "stage": "Won"}]',
+        "{path}, line 2: 'stage' is not a column of mart deals; use one of: " + DEAL_COLUMNS,
+        2,
+        id="unknown-key",
+    ),
+    pytest.param(
+        "changes.json",
+        '[\n{"deal_id": 1, "deal_size": {"amount": 5}}]',
+        "{path}, line 2, column deal_size: the value is an object;"
+        " give text, a number, true, false or null",
+        2,
+        id="value-is-an-object",
+    ),
+    pytest.param(
+        "changes.json",
+        '[\n{"deal_id": 1, "deal_size": [5]}]',
+        "{path}, line 2, column deal_size: the value is an array;"
+        " give text, a number, true, false or null",
+        2,
+        id="value-is-an-array",
+    ),
+    pytest.param(
+        "changes.json",
+        '[{"deal_id": 1},\n\n {"deal_name": "New"}]',
+        '{path}, line 3: the object has no "deal_id" key; add it (null or "" creates a record)',
+        2,
+        id="object-without-business-key",
+    ),
+    pytest.param(
+        "changes.json",
+        f'[{{"deal_id": 1, "deal_name": "{"x" * 10_001}"}}]',
+        "{path}, line 1, column deal_name: 10001 characters, over the limit of 10000; shorten it",
+        2,
+        id="oversized-string",
+    ),
+    pytest.param(
+        "changes.json",
+        '[{"deal_id": 1, "deal_name": "Two\\nlines"}]',
+        "{path}, line 1, column deal_name: a line break inside a value;"
+        " mart values never hold one: remove it",
+        2,
+        id="line-break-inside-a-string",
+    ),
+    pytest.param(
+        "changes.json",
+        '[\n  {"deal_id": 100003},\n  {"deal_id": null},\n  {"deal_id": "100003"}\n]',
+        "{path}, line 4: deal_id 100003 is also on line 2; a file names each record once",
+        2,
+        id="business-key-twice-as-number-and-text",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message", "code"), FILE_REFUSALS + CSV_REFUSALS + JSON_REFUSALS
+)
+def test_refuses(
+    tmp_path: Path, name: str, content: str | bytes | None, message: str, code: int
+) -> None:
+    path = tmp_path / name if content is None else write(tmp_path, name, content)
+    assert_refused(path, message.replace("{path}", str(path)), code)
 
 
 def test_a_field_over_csvs_own_limit_is_one_line_and_the_limit_is_restored(
@@ -222,135 +375,3 @@ def test_a_field_over_csvs_own_limit_is_one_line_and_the_limit_is_restored(
         f"{path}, line 2, column deal_name: 200000 characters, over the limit of 10000; shorten it",
     )
     assert csv.field_size_limit() == limit
-
-
-# ------------------------------------------------------------------ CSV header
-
-
-def test_refuses_a_header_name_given_twice(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.csv", "deal_id,deal_name, deal_name \n100001,a,b\n")
-    assert_refused(
-        path, f"{path}, line 1: column 'deal_name' appears twice in the header; keep one"
-    )
-
-
-def test_refuses_an_empty_header_name(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.csv", "deal_id, ,deal_name\n100001,x,Renewal\n")
-    assert_refused(
-        path, f"{path}, line 1: column 2 of the header has no name; name it or delete the column"
-    )
-
-
-def test_refuses_an_unknown_header_name_listing_the_columns(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.csv", "deal_id,dael_name\n100001,Renewal\n")
-    assert_refused(
-        path,
-        f"{path}, line 1: 'dael_name' is not a column of mart deals; use one of: {DEAL_COLUMNS}",
-    )
-
-
-def test_refuses_a_header_without_the_business_key(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.csv", "id,deal_name\n7,Renewal\n")
-    assert_refused(
-        path,
-        f"{path}, line 1: the header has no deal_id column;"
-        " add it (an empty deal_id creates a record)",
-    )
-
-
-def test_refuses_a_business_key_on_two_rows(tmp_path: Path) -> None:
-    text = "deal_id,deal_name\n100003,a\n100004,b\n,c\n,d\n100005,e\n 100003 ,f\n"
-    path = write(tmp_path, "changes.csv", text)
-    assert_refused(
-        path, f"{path}, line 7: deal_id 100003 is also on line 2; a file names each record once"
-    )
-
-
-# ------------------------------------------------------------------ JSON
-
-
-def test_refuses_invalid_json_with_its_position(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.json", '[\n  {"deal_id": 1},\n  {"deal_id": 2,}\n]\n')
-    assert_refused(
-        path,
-        f"{path}, line 3: not valid JSON"
-        " (Expecting property name enclosed in double quotes at character 17); fix it",
-    )
-
-
-def test_refuses_nan_which_python_would_accept(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.json", '[\n  {"deal_id": 1, "deal_size": NaN}\n]')
-    assert_refused(path, f"{path}, line 2: NaN is not a JSON value; write a number or null")
-
-
-def test_refuses_a_top_level_that_is_not_an_array(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.json", '\n{"deal_id": 1}\n')
-    assert_refused(
-        path, f"{path}, line 2: the top level is an object, not an array; put the records in [ ]"
-    )
-
-
-def test_refuses_an_element_that_is_not_an_object(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.json", '[\n  {"deal_id": 1},\n  "deal_id=2"\n]')
-    assert_refused(
-        path,
-        f"{path}, line 3: an element is a string, not an object;"
-        ' give one {"column": value, ...} object per record',
-    )
-
-
-def test_refuses_a_key_twice_in_one_object(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "changes.json", '[\n  {"deal_id": 1, "deal_name": "a", "deal_name": "b"}]'
-    )
-    assert_refused(path, f"{path}, line 2: key 'deal_name' appears twice in one object; keep one")
-
-
-def test_refuses_an_unknown_key(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.json", '[{"deal_id": 1},\n {"deal_id": 2, "stage": "Won"}]')
-    assert_refused(
-        path, f"{path}, line 2: 'stage' is not a column of mart deals; use one of: {DEAL_COLUMNS}"
-    )
-
-
-@pytest.mark.parametrize(("value", "kind"), [('{"amount": 5}', "an object"), ("[5]", "an array")])
-def test_refuses_a_value_that_is_an_object_or_array(tmp_path: Path, value: str, kind: str) -> None:
-    path = write(tmp_path, "changes.json", f'[\n{{"deal_id": 1, "deal_size": {value}}}]')
-    assert_refused(
-        path,
-        f"{path}, line 2, column deal_size: the value is {kind};"
-        " give text, a number, true, false or null",
-    )
-
-
-def test_refuses_an_object_without_the_business_key(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.json", '[{"deal_id": 1},\n\n {"deal_name": "New"}]')
-    assert_refused(
-        path,
-        f'{path}, line 3: the object has no "deal_id" key; add it (null or "" creates a record)',
-    )
-
-
-def test_refuses_an_oversized_json_string(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.json", f'[{{"deal_id": 1, "deal_name": "{"x" * 10_001}"}}]')
-    assert_refused(
-        path,
-        f"{path}, line 1, column deal_name: 10001 characters, over the limit of 10000; shorten it",
-    )
-
-
-def test_refuses_a_line_break_inside_a_json_string(tmp_path: Path) -> None:
-    path = write(tmp_path, "changes.json", '[{"deal_id": 1, "deal_name": "Two\\nlines"}]')
-    assert_refused(
-        path,
-        f"{path}, line 1, column deal_name: a line break inside a value;"
-        " mart values never hold one: remove it",
-    )
-
-
-def test_refuses_a_json_business_key_twice_as_number_and_text(tmp_path: Path) -> None:
-    text = '[\n  {"deal_id": 100003},\n  {"deal_id": null},\n  {"deal_id": "100003"}\n]'
-    path = write(tmp_path, "changes.json", text)
-    assert_refused(
-        path, f"{path}, line 4: deal_id 100003 is also on line 2; a file names each record once"
-    )
