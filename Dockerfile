@@ -21,17 +21,23 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DO_NOT_TRACK=1 \
     PATH=/opt/venv/bin:$PATH \
     DUCKDB_PATH=/data/crm.duckdb \
-    AUDIT_LOG=/data/logs/audit.jsonl
+    AUDIT_LOG=/data/logs/audit.jsonl \
+    CRM_PROJECT_DIR=/app
 
 WORKDIR /app
 
-# Dependencies first, so a code change does not reinstall them. A venv keeps
-# pip away from the system Python (PEP 668 on Debian-based images).
-COPY requirements.txt ./
-RUN python3 -m venv /opt/venv && pip install -r requirements.txt
+# Dependencies first, so a code change does not reinstall them: every package at
+# the version and hash of requirements.lock (`make lock`). A venv keeps pip away
+# from the system Python (PEP 668 on Debian-based images).
+COPY requirements.lock ./
+RUN python3 -m venv /opt/venv && pip install --require-hashes -r requirements.lock
 
 # The project: Python package, dbt project, scripts, docs. See .dockerignore.
+# The package is installed too (the `crm` command); CRM_PROJECT_DIR=/app is its
+# project folder (.dlt/, dbt_project.yml) from any working directory.
 COPY . .
+RUN pip install --no-deps --no-build-isolation --no-index . \
+    && rm -rf build crm_management.egg-info
 # Runs as an unprivileged user; it writes only /data, dbt's target/ and logs/,
 # dlt's working folder and its own ~/.dbt (profiles.yml reads env vars only).
 RUN useradd --create-home --uid 10001 --user-group crm \

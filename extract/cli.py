@@ -147,9 +147,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {message} (see `{self.prog} --help`)\n")
 
 
+def _prog() -> str:
+    """`crm` when run as the installed command, else `python -m extract`."""
+    return "crm" if Path(sys.argv[0]).name == "crm" else "python -m extract"
+
+
 def build_parser(modules: Sequence[str] = SUBCOMMAND_MODULES) -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m extract", description="Freshsales -> raw schema, and tools around it.",
+        prog=_prog(), description="Freshsales -> raw schema, and tools around it.",
     )
     parser.add_argument("--verbose", action="store_true",
                         help="show tracebacks and dlt's log (requests made, steps)")

@@ -9,9 +9,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SECRET_FILES = [".env", ".dlt/secrets.toml", "profiles.yml", "crm.duckdb", ".venv/bin/python",
                 ".venv-spark/bin/python", "logs/audit.jsonl", ".git/config"]
-NEEDED_FILES = ["requirements.txt", "extract/cli.py", "dbt_project.yml",
-                "dbt_project/models/marts/_marts__models.yml", "profiles.example.yml",
-                "scripts/extract_crm_data/run_main_cli.sh", ".env.example"]
+NEEDED_FILES = ["requirements.lock", "pyproject.toml", "README.md", "extract/cli.py",
+                "dbt_project.yml", "dbt_project/models/marts/_marts__models.yml",
+                "profiles.example.yml", "scripts/extract_crm_data/run_main_cli.sh", ".env.example"]
 
 
 def _ignored(path: str, patterns: list[str]) -> bool:
@@ -41,7 +41,7 @@ def test_dockerfile_runs_the_cli_as_a_non_root_user_without_secrets() -> None:
     text = (REPO_ROOT / "Dockerfile").read_text()
     assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim$", text, re.M)
     assert re.search(r"^FROM \$\{BASE_IMAGE\}$", text, re.M)
-    assert "pip install -r requirements.txt" in text
+    assert "pip install --require-hashes -r requirements.lock" in text
     users = re.findall(r"^USER (\S+)$", text, re.M)
     assert users and users[-1] not in {"root", "0"}
     assert re.search(r'^ENTRYPOINT \["python3", "-m", "extract"\]$', text, re.M)
