@@ -68,7 +68,7 @@ def error_body(status: int, messages: list[str]) -> dict[str, Any]:
     return {"errors": {"code": status, "message": messages}}
 
 
-class RateLimiter:
+class WindowBudget:
     """Fixed windows of ``window_s`` seconds, aligned to the Unix epoch (window k covers
     ``[k * window_s, (k + 1) * window_s)``): at most ``limit`` requests per window."""
 
@@ -112,7 +112,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def __init__(self, config: SandboxConfig, store: Store) -> None:
         self.config = config
         self.store = store
-        self.limiter = (RateLimiter(config.rate_limit, config.rate_window_s)
+        self.limiter = (WindowBudget(config.rate_limit, config.rate_window_s)
                         if config.rate_limit else None)
         self._faults = random.Random(config.seed)
         self._faults_lock = threading.Lock()

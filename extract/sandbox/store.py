@@ -40,7 +40,7 @@ _OPEN_CUT, _WON_CUT = c.STAGE_CUTS[1][0], c.STAGE_CUTS[2][0]
 
 
 @dataclass(frozen=True)
-class View:
+class ServedView:
     entity: str
     key: str
     name: str
@@ -60,7 +60,7 @@ class Store:
         self.overlay: dict[str, dict[int, dict[str, Any]]] = {e: {} for e in c.ENTITIES}
         self._next: dict[str, int] = {e: config.size(e) for e in c.ENTITIES}
         self._posted_created: dict[str, dict[int, int]] = {e: {} for e in c.ENTITIES}
-        self.views: dict[str, dict[str, View]] = {}
+        self.views: dict[str, dict[str, ServedView]] = {}
         self._index: dict[str, dict[str, OrderedView]] = {}
         for entity in c.ENTITIES:
             self._build_views(entity)
@@ -85,15 +85,15 @@ class Store:
         for key, default, view_id in c.VIEW_DEFAULTS[entity]:
             name = self.config.view_names.get(f"{entity}:{key}", default)
             listed = not (entity == "deals" and key == "all" and not self.config.all_deals_view)
-            self.views[entity][key] = View(entity, key, name, view_id, listed)
+            self.views[entity][key] = ServedView(entity, key, name, view_id, listed)
             members = np.flatnonzero(masks[key])
             dtype = np.int32 if len(plan.kinds) < 2**31 else np.int64  # 4 bytes a member
             self._index[entity][key] = OrderedView(members.astype(dtype))
 
-    def listed_views(self, entity: str) -> list[View]:
+    def listed_views(self, entity: str) -> list[ServedView]:
         return [v for v in self.views[entity].values() if v.listed]
 
-    def view_by_id(self, entity: str, view_id: int) -> View | None:
+    def view_by_id(self, entity: str, view_id: int) -> ServedView | None:
         for view in self.listed_views(entity):
             if view.id == view_id:
                 return view
