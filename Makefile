@@ -9,6 +9,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPARK_VENV ?= .venv-spark
 SPARK_STAMP := $(SPARK_VENV)/.installed
+# requirements*.txt name the direct requirements; the locks pin every package with its
+# hashes. `make setup` installs the locks, `make lock` compiles them again.
+LOCK := requirements.lock
+SPARK_LOCK := requirements-spark.lock
+PIP_INSTALL := python -m pip install --quiet --disable-pip-version-check
+PIP_TOOLS := pip-tools==7.6.2
+# `make lock LOCK_ARGS=--upgrade` (or `--upgrade-package dlt`) moves pins forward;
+# without it the pins of the current locks are kept where requirements*.txt allow.
+LOCK_ARGS ?=
 # `make test` runs the Spark comparison when Java is here (it installs
 # .venv-spark first); without Java those tests skip and say why.
 HAVE_JAVA := $(shell command -v java 2>/dev/null)
@@ -31,28 +40,40 @@ export DO_NOT_TRACK := 1
 # files 0600, folders 0700. Each recipe line is its own shell, hence one per line.
 PRIVATE := umask 077 &&
 
-.PHONY: help setup setup-spark sandbox extract build build-spark demo test lint docs export bench clean
+.PHONY: help setup setup-spark lock sandbox extract build build-spark demo test lint docs export bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt
+# Every package from the lock, hash-checked; then the project itself, editable (`crm`).
+$(STAMP): $(LOCK) pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/$(PIP_INSTALL) --require-hashes -r $(LOCK)
+	$(VENV)/bin/$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 profiles.yml: profiles.example.yml
 	@test -f profiles.yml || cp profiles.example.yml profiles.yml
 	@echo "profiles.yml ready (edit it or set DBT_TARGET / PG* / DUCKDB_PATH)"
 
-setup: $(STAMP) profiles.yml ## Create .venv, install requirements.txt and write profiles.yml (no-op when up to date)
+setup: $(STAMP) profiles.yml ## Create .venv, install requirements.lock and the project (`crm`), write profiles.yml
 
-$(SPARK_STAMP): requirements-spark.txt
+$(SPARK_STAMP): $(SPARK_LOCK)
 	@test -x $(SPARK_VENV)/bin/python || python3 -m venv $(SPARK_VENV)
-	$(SPARK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt
+	$(SPARK_VENV)/bin/$(PIP_INSTALL) --require-hashes -r $(SPARK_LOCK)
 	@touch $(SPARK_STAMP)
 
-setup-spark: setup $(SPARK_STAMP) ## Create .venv-spark with dbt-spark and pyspark (needs Java 17/21; ~600 MB)
+setup-spark: setup $(SPARK_STAMP) ## Create .venv-spark from requirements-spark.lock (needs Java 17/21; ~600 MB)
+
+lock: ## Compile requirements*.txt into requirements*.lock (all packages, hashed; needs PyPI)
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/$(PIP_INSTALL) $(PIP_TOOLS)
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe \
+	    --no-strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) \
+	    --output-file $(LOCK) requirements.txt
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe \
+	    --no-strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) \
+	    --output-file $(SPARK_LOCK) requirements-spark.txt
 
 sandbox: setup ## Run the sandbox CRM in the foreground (ARGS="--deals 100000 --port 8080")
 	$(PY) -m extract.sandbox $(ARGS)
@@ -73,9 +94,10 @@ demo: setup ## The main job end to end on DuckDB against the demo sandbox, then 
 test: setup lint $(if $(HAVE_JAVA),setup-spark,) ## Lint, then every test (sandbox, extractor, dbt on DuckDB, PostgreSQL and Spark, tools)
 	$(BIN)/pytest -q tests
 
-lint: setup ## ruff on the Python, sqlfluff on the dbt models
-	$(BIN)/ruff check extract tests
-	$(BIN)/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/analyses --processes 2
+lint: setup ## ruff and mypy on the Python, sqlfluff on the dbt models
+	$(BIN)/ruff check extract tests bench
+	$(BIN)/mypy extract
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/data-tests dbt_project/analyses --processes 2
 
 docs: setup ## Generate the dbt docs site and serve it on http://localhost:8081
 	$(PRIVATE) $(BIN)/dbt docs generate --target $${DBT_TARGET:-duckdb}

@@ -1,3 +1,10 @@
+{#-
+    A table, not the folder's view: the marts, rejected_records and their
+    tests all read it, and as a view each of them re-ran the casts and
+    de-duplication windows (make bench, 1,000,000 deals).
+-#}
+{{ config(materialized='table') }}
+
 with
 
 accounts as (
@@ -56,11 +63,7 @@ final as (
         business_key,
         raw_values,
         rejection_reason,
-        case
-            when is_deleted then 'deleted'
-            when rejection_reason is not null then 'rejected'
-            else 'kept'
-        end as record_status
+        {{ record_status('rejection_reason') }} as record_status
     from reasoned
 )
 

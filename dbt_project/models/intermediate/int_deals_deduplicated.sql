@@ -58,11 +58,7 @@ final as (
         business_key,
         raw_values,
         rejection_reason,
-        case
-            when is_deleted then 'deleted'
-            when rejection_reason is not null then 'rejected'
-            else 'kept'
-        end as record_status
+        {{ record_status('rejection_reason') }} as record_status
     from reasoned
 )
 

@@ -2,13 +2,15 @@
     Total deal size and number of sized deals per account and period
     (daily, weekly from Monday, monthly), periods cut in var
     `reporting_time_zone`. Incremental: only the (account, period) groups
-    touched since the last build are recomputed; see
-    macros/deal_aggregation_state.sql for how they are found.
+    touched since the last build are recomputed, found by diffing the deals
+    with the model int_deal_aggregations_state (the contributions of the
+    last build, rewritten by the post-hooks below); see
+    macros/marts/deal_aggregation_state.sql.
 -#}
 {%- set time_zone = var('reporting_time_zone') -%}
+{%- set state = ref('int_deal_aggregations_state') -%}
 {%- set use_state = false -%}
 {%- if is_incremental() -%}
-{%- set state = deal_aggregation_state_relation() -%}
 {%- set use_state = deal_aggregation_state_is_usable(state, time_zone) -%}
 {%- endif -%}
 
@@ -27,8 +29,10 @@
         on_schema_change='fail',
         post_hook=[] if rebuild_in_full else [
             "delete from {{ this }} where deal_count = 0",
-            "{{ drop_deal_aggregation_state() }}",
-            "{{ save_deal_aggregation_state(ref('deals'),
+            "{{ drop_deal_aggregation_state(
+                ref('int_deal_aggregations_state')) }}",
+            "{{ save_deal_aggregation_state(
+                ref('int_deal_aggregations_state'), ref('deals'),
                 var('reporting_time_zone')) }}",
         ],
     )

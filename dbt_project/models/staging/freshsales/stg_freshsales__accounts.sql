@@ -5,6 +5,13 @@
     'account_id', 'account_value', 'created_at', 'updated_at',
 ] -%}
 
+{#- The selector lists any preset may join (refs unconditional, so the
+    DAG does not depend on var `crm_preset`). -#}
+{%- set selectors = {
+    'territories': ref('stg_freshsales__territories'),
+    'industry_types': ref('stg_freshsales__industry_types'),
+} -%}
+
 with
 
 source as (
@@ -28,7 +35,7 @@ renamed as (
         {%- endfor %}
         source._extracted_at as extracted_at
     from source
-    {{- preset_selector_joins(entity) }}
+    {{- preset_selector_joins(entity, selectors) }}
 ),
 
 casted as (

@@ -3,6 +3,12 @@
 {%- set raw_columns = raw_columns_of(raw_relation) -%}
 {%- set cast_columns = ['last_contact_date', 'created_at', 'updated_at'] -%}
 
+{#- The selector lists any preset may join (refs unconditional, so the
+    DAG does not depend on var `crm_preset`). -#}
+{%- set selectors = {
+    'lead_sources': ref('stg_freshsales__lead_sources'),
+} -%}
+
 with
 
 source as (
@@ -29,7 +35,7 @@ renamed as (
         {%- endfor %}
         source._extracted_at as extracted_at
     from source
-    {{- preset_selector_joins(entity) }}
+    {{- preset_selector_joins(entity, selectors) }}
 ),
 
 casted as (

@@ -5,6 +5,12 @@
     'deal_id', 'deal_size', 'account_id', 'created_at', 'updated_at',
 ] -%}
 
+{#- The selector lists any preset may join (refs unconditional, so the
+    DAG does not depend on var `crm_preset`). -#}
+{%- set selectors = {
+    'deal_stages': ref('stg_freshsales__deal_stages'),
+} -%}
+
 with
 
 source as (
@@ -30,7 +36,7 @@ renamed as (
         {%- endfor %}
         source._extracted_at as extracted_at
     from source
-    {{- preset_selector_joins(entity) }}
+    {{- preset_selector_joins(entity, selectors) }}
 ),
 
 casted as (

@@ -23,23 +23,37 @@
 {#-
     preset_text(entity, column, source_alias): the raw value behind a
     canonical column as trimmed text (NULL when empty). A selector column
-    yields the label of the selector entry its id points at.
+    yields the label of the selector entry its id points at (the selector's
+    staging model has trimmed it already).
 -#}
 {% macro preset_text(entity, column, source_alias='source') -%}
     {%- set entry = preset_entry(entity, column) -%}
     {%- if entry.get('selector') -%}
-        {{ clean_text(_selector_alias(column) ~ '.name') }}
+        {{ _selector_alias(column) }}.display_name
     {%- else -%}
         {{ clean_text('cast(' ~ source_alias ~ '.' ~ entry.field
             ~ ' as ' ~ dbt.type_string() ~ ')') }}
     {%- endif -%}
 {%- endmacro %}
 
-{#- One left join per selector column of the entity under the preset. -#}
-{% macro preset_selector_joins(entity, source_alias='source') -%}
+{#-
+    preset_selector_joins(entity, selectors, source_alias): one left join
+    per selector column of the entity under the preset. `selectors` maps a
+    selector table to the relation of its staging model; each entity model
+    refs every selector staging model any preset may join, unconditionally,
+    so the DAG is the same under every preset.
+-#}
+{% macro preset_selector_joins(entity, selectors, source_alias='source') -%}
     {%- set preset = var('crm_presets')[var('crm_preset')][entity] -%}
     {%- for column, entry in preset.items() if entry.get('selector') %}
-    left join {{ source('freshsales', entry.selector) }}
+    {%- if entry.selector not in selectors %}
+    {{- exceptions.raise_compiler_error(
+        "crm_presets." ~ var('crm_preset') ~ "." ~ entity ~ "." ~ column
+        ~ " reads selector `" ~ entry.selector ~ "`, which the staging model"
+        ~ " of " ~ entity ~ " does not ref (it refs "
+        ~ selectors.keys() | list | join(', ') ~ ")") }}
+    {%- endif %}
+    left join {{ selectors[entry.selector] }}
         as {{ _selector_alias(column) }}
         on {{ source_alias }}.{{ entry.field }} = {{ _selector_alias(column) }}.id
     {%- endfor %}

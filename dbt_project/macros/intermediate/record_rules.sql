@@ -52,12 +52,14 @@
     )
 {%- endmacro %}
 
-{#- record_status / rejection_reason from validation and duplicate checks. -#}
-{% macro record_status(extra_reason='null') -%}
+{#-
+    record_status(reason_column): the record's fate from its final reason:
+    `deleted` (Recycle Bin), `rejected` (a reason) or `kept`.
+-#}
+{% macro record_status(reason_column='rejection_reason') -%}
     case
         when is_deleted then 'deleted'
-        when coalesce(validation_reason, {{ extra_reason }}) is not null
-            then 'rejected'
+        when {{ reason_column }} is not null then 'rejected'
         else 'kept'
     end
 {%- endmacro %}
