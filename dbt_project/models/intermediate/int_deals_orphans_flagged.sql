@@ -1,9 +1,4 @@
-{#-
-    A table, not the folder's view: the marts, rejected_records and their
-    tests all read it, and as a view each of them re-ran the casts and
-    de-duplication windows (make bench, 1,000,000 deals).
--#}
-{{ config(materialized='table') }}
+{{ config(materialized='table') }}  {#- read by marts and tests: see its YAML -#}
 
 {#-
     A deal whose account is not in the accounts mart (never existed, deleted
