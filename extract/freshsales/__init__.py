@@ -273,7 +273,7 @@ class _ViewSync:
                 yield scan, page
         except BaseException:
             position = scan.position or self.resume
-            stamp, ids = newest or scan.progress_cursor()
+            stamp, ids = newest or scan.catch_up_cursor()
             if position is not None and stamp is not None:
                 self.stopped_at = position
                 self.positions[self.view.name] = {

@@ -318,6 +318,16 @@ class ViewScan:
             newest, ids = self.cap, frozenset()
         return newest, ids
 
+    def catch_up_cursor(self) -> tuple[datetime | None, frozenset[Any]]:
+        """Where the next run's catch-up (newest change first) must read down to,
+        to see every change this unfinished scan may not have: read newest
+        first, the newest record it saw; read by creation, the scan's start
+        (its newest `updated_at` is no frontier there: records created later,
+        still unread, may be newer, and the tail reads them anyway)."""
+        if self.order is CREATION and self.cap is not None:
+            return self.cap, frozenset()
+        return self.progress_cursor()
+
     def fresh_records(self, page: Page) -> list[dict[str, Any]]:
         """The records of a page not already loaded by the previous sync."""
         if self.cursor is None and self.resume is None:
