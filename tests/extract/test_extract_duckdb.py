@@ -132,7 +132,7 @@ def test_view_less_tenant_gives_the_same_data(run_duckdb, tmp_path, db_path):
 def test_faults_give_the_same_final_data(run_duckdb, tmp_path, db_path):
     with sandbox() as sb:
         run_duckdb(sb)
-    with sandbox(rate_limit=10, fail_rate=0.1) as sb:
+    with sandbox(rate_limit=3, fail_rate=0.1) as sb:
         other = tmp_path / "faulty.duckdb"
         summary = run_duckdb(
             sb, duckdb_path=other, pipelines_dir=tmp_path / "p2",
