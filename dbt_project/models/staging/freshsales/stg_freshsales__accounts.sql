@@ -8,8 +8,8 @@
 {#- The selector lists any preset may join (refs unconditional, so the
     DAG does not depend on var `crm_preset`). -#}
 {%- set selectors = {
-    'territories': ref('stg_freshsales__territories'),
-    'industry_types': ref('stg_freshsales__industry_types'),
+    'territories': ref('base_freshsales__territories'),
+    'industry_types': ref('base_freshsales__industry_types'),
 } -%}
 
 with

@@ -6,7 +6,7 @@
 {#- The selector lists any preset may join (refs unconditional, so the
     DAG does not depend on var `crm_preset`). -#}
 {%- set selectors = {
-    'lead_sources': ref('stg_freshsales__lead_sources'),
+    'lead_sources': ref('base_freshsales__lead_sources'),
 } -%}
 
 with

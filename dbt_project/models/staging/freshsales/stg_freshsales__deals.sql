@@ -8,7 +8,7 @@
 {#- The selector lists any preset may join (refs unconditional, so the
     DAG does not depend on var `crm_preset`). -#}
 {%- set selectors = {
-    'deal_stages': ref('stg_freshsales__deal_stages'),
+    'deal_stages': ref('base_freshsales__deal_stages'),
 } -%}
 
 with
