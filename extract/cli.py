@@ -17,7 +17,6 @@ import importlib
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -217,11 +216,9 @@ def _call(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -
         _report(str(exc), args)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - turned into one line below
-        from extract.errors import BudgetStopped
+        from extract.errors import BudgetStopped, unexpected
 
-        message = _explain(exc, args)
-        if message is None:
-            message = f"unexpected {type(exc).__name__}: {exc} (run with --verbose for details)"
+        message = _explain(exc, args) or unexpected(exc)
         _report(message, args)
         summary = getattr(exc, "summary", None)
         if summary and getattr(args, "summary", None):
@@ -236,9 +233,6 @@ def _explain(exc: BaseException, args: argparse.Namespace) -> str | None:
 
 
 def _report(message: str, args: argparse.Namespace) -> None:
-    for secret in getattr(args, "_secrets", ()):
-        if secret:
-            message = message.replace(secret, "***")
-    if args.verbose:
-        traceback.print_exc()
-    print(f"error: {message}", file=sys.stderr)
+    from extract.errors import report
+
+    report(message, verbose=args.verbose, secrets=getattr(args, "_secrets", ()))

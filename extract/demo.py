@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
 
-    from extract.errors import ExtractError
+    from extract.errors import ExtractError, report
     from extract.pipeline import run_extract
     from extract.sandbox import SandboxConfig, serve_in_thread
     from extract.summary import format_summary
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         duckdb_path = load_settings().duckdb_path
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report(str(exc))
         return 2
     scale = max(args.deals / 1500, 1 / 1500)
     config = SandboxConfig(
@@ -102,12 +102,12 @@ def main(argv: list[str] | None = None) -> int:
                 progress=sys.stderr.isatty(),
             )
         except ExtractError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            report(str(exc))
             return 1
     print(format_summary(summary))
     code = dbt_build(duckdb_path)
     if code != 0:
-        print(f"error: dbt build failed (exit {code}); see the output above", file=sys.stderr)
+        report(f"dbt build failed (exit {code}); see the output above")
         return code
     print(marts_summary(duckdb_path))
     print("Next: `make docs` to browse the models, or point a BI tool at the marts schema.")

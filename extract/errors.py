@@ -1,20 +1,20 @@
 """The wording of failures a user meets, for the CLI, the tools and the demo.
 
-Every failure the extractor can explain is one line (never a secret, never a
-traceback unless --verbose): the ExtractError family raised by the runner, and
-`explain()`, which turns any exception chain (dlt's PipelineStepFailed around a
-CRM, database or disk error) into that line.
+Every failure is one line (never a secret, never a traceback unless
+--verbose), printed by `report()`: the ExtractError family raised by the
+runner, the ToolError of the tools, and `explain()`, which turns any exception
+chain (dlt's PipelineStepFailed around a CRM, database or disk error) into that
+line. The sentences that several commands say (a warehouse not built yet, a
+locked DuckDB file, an unreachable PostgreSQL) are written once, below.
 """
 
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
+import sys
+import traceback
+from collections.abc import Iterable, Iterator
 from typing import Any
-
-from dlt.pipeline.exceptions import PipelineStepFailed
-
-from extract.freshsales.client import CrmError
 
 
 class ExtractError(RuntimeError):
@@ -41,8 +41,55 @@ class DestinationUnavailable(ExtractError):
     pass
 
 
+class ToolError(Exception):
+    """A failure of a tool (export, find, update-value, upsert, ...): printed as
+    one line, exit code `code`."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+DUCKDB_LOCKED = (
+    "the DuckDB file is in use by another process (a BI tool, a running dbt build?); "
+    "close it and run again"
+)
+PG_SETTINGS_HINT = "check PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE or DATABASE_URL"
+
+
+def not_built(what: str) -> str:
+    """`what` is missing because nothing was extracted and built yet."""
+    return f"{what}; run `make extract build` first"
+
+
+def pg_unreachable(where: str, reason: str) -> str:
+    return f"cannot connect to {where}: {reason} ({PG_SETTINGS_HINT})"
+
+
+def unexpected(exc: BaseException) -> str:
+    """The line of a failure nobody foresaw (a bug): its type, and where to look."""
+    return f"unexpected {type(exc).__name__}: {exc} (run with --verbose for details)"
+
+
+def mask(message: str, secrets: Iterable[str] = ()) -> str:
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return message
+
+
+def report(message: str, verbose: bool = False, secrets: Iterable[str] = ()) -> None:
+    """Print a failure as `error: <one line>` on stderr, secrets masked; the
+    traceback of the exception being handled goes first with --verbose."""
+    if verbose:
+        traceback.print_exc()
+    print(f"error: {mask(message, secrets)}", file=sys.stderr)
+
+
 def explain(exc: BaseException, secrets: tuple[str, ...] = ()) -> str | None:
     """One line for a failure a user will meet, or None when it is a bug."""
+    from extract.freshsales.client import CrmError  # imports dlt: only when explaining
+
     message: str | None = None
     for cause in chain(exc):
         if isinstance(cause, ExtractError | CrmError):
@@ -53,20 +100,14 @@ def explain(exc: BaseException, secrets: tuple[str, ...] = ()) -> str | None:
                 "space and run again (the next run resumes where this one stopped)"
             )
         elif is_duckdb_lock(cause):
-            message = (
-                "the DuckDB file is in use by another process (a BI tool, a running "
-                "dbt build?); close it and run again"
-            )
+            message = DUCKDB_LOCKED
         elif type(cause).__module__.startswith("psycopg2") and "connect" in str(cause):
             message = f"PostgreSQL connection failed: {str(cause).strip().splitlines()[0]}"
         if message:
             break
     if message is None:
         return None
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
-    return message
+    return mask(message, secrets)
 
 
 def chain(exc: BaseException) -> Iterator[BaseException]:
@@ -103,6 +144,8 @@ def destination_problem(exc: BaseException) -> bool:
 
 
 def first_line(exc: BaseException) -> str:
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
     causes = [c for c in chain(exc) if not isinstance(c, PipelineStepFailed)]
     text = str(causes[-1] if causes else exc).strip()
     return (text.splitlines() or [type(exc).__name__])[0][:300]

@@ -11,22 +11,21 @@ import argparse
 import functools
 import os
 import re
-import sys
-import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from extract.errors import (  # noqa: F401 - ToolError: the tools import it from here too
+    DUCKDB_LOCKED,
+    ToolError,
+    is_duckdb_lock,
+    not_built,
+    pg_unreachable,
+    report,
+)
+
 Kind = Literal["duckdb", "postgres"]
-
-
-class ToolError(Exception):
-    """A user-facing error: printed as one line, exit code `code`."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -170,12 +169,12 @@ def _connect_duckdb(target: Target, read_only: bool) -> Database:
     import duckdb
 
     if read_only and not os.path.exists(target.duckdb_path):
-        raise ToolError(
-            f"DUCKDB_PATH={target.duckdb_path} does not exist; run `make extract build` first"
-        )
+        raise ToolError(not_built(f"DUCKDB_PATH={target.duckdb_path} does not exist"))
     try:
         conn = duckdb.connect(target.duckdb_path, read_only=read_only)
     except duckdb.IOException as exc:
+        if is_duckdb_lock(exc):
+            raise ToolError(f"cannot open {target.duckdb_path}: {DUCKDB_LOCKED}") from None
         first = str(exc).splitlines()[0]
         raise ToolError(f"cannot open {target.duckdb_path}: {first}") from None
     conn.execute("set TimeZone = 'UTC'")
@@ -190,10 +189,7 @@ def _connect_postgres(target: Target) -> Database:
         conn = psycopg2.connect(connect_timeout=5, **target.pg)
     except psycopg2.OperationalError as exc:
         first = (str(exc).strip().splitlines() or ["no answer"])[0]
-        raise ToolError(
-            f"cannot connect to {target.describe()}: {first}"
-            " (check PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE or DATABASE_URL)"
-        ) from None
+        raise ToolError(pg_unreachable(target.describe(), first)) from None
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("set time zone 'UTC'")
@@ -220,10 +216,8 @@ def require_table(db: Database, schema: str, table: str) -> list[Column]:
     cols = db.columns(schema, table)
     if not cols:
         known = ", ".join(db.tables(schema)) or "none"
-        raise ToolError(
-            f"no table {schema}.{table} in {db.kind} (tables in {schema}: {known});"
-            " run `make extract build` first"
-        )
+        raise ToolError(not_built(
+            f"no table {schema}.{table} in {db.kind} (tables in {schema}: {known})"))
     return cols
 
 
@@ -249,9 +243,7 @@ def one_line_errors(func: Command) -> Command:
         try:
             return func(args)
         except ToolError as exc:
-            if getattr(args, "verbose", False):
-                traceback.print_exc()
-            print(f"error: {exc}", file=sys.stderr)
+            report(str(exc), verbose=getattr(args, "verbose", False))
             return exc.code
 
     return wrapper

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from extract.errors import not_built
 from extract.tools.db import (
     Column,
     Database,
@@ -199,7 +200,7 @@ def layer_tables(db: Database, schema: str, wanted: Sequence[str] | None) -> lis
     present = [t for t in db.tables(schema) if not t.startswith("_dlt_")]
     if not present:
         raise ToolError(
-            f"schema {schema} has no tables in {db.kind}; run `make extract build` first"
+            not_built(f"schema {schema} has no tables in {db.kind}")
         )
     if not wanted:
         return present
