@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from .config import SandboxConfig
+from .config import FOREIGN_CURRENCY_SHARE, SandboxConfig
 from .server import start
 
 DEFAULT_KEY = "demo"
@@ -28,6 +28,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--accounts", type=int, default=200)
     p.add_argument("--contacts", type=int, default=1000)
     p.add_argument("--deals", type=int, default=1500)
+    p.add_argument("--activities-per-deal", type=float, default=3.0, metavar="N",
+                   help="sales activities per deal (default 3)")
+    p.add_argument("--tasks-per-deal", type=float, default=1.5, metavar="N",
+                   help="tasks per deal (default 1.5)")
+    p.add_argument("--appointments-per-deal", type=float, default=0.5, metavar="N",
+                   help="appointments per deal (default 0.5)")
+    p.add_argument("--leads", type=int, default=None,
+                   help="number of leads (default: half the contacts)")
+    p.add_argument("--no-leads", action="store_true",
+                   help="no leads module: every leads/... path answers 404, like "
+                        "contacts-based tenants")
+    p.add_argument("--foreign-currency-share", type=float, default=FOREIGN_CURRENCY_SHARE,
+                   metavar="P",
+                   help="share of deals in EUR, GBP or INR instead of the base currency USD "
+                        f"(0..1, default {FOREIGN_CURRENCY_SHARE:g}: every deal in USD)")
     p.add_argument("--dirt-rate", type=float, default=0.05,
                    help="share of records carrying dirt (0..0.5; default 0.05)")
     p.add_argument("--no-all-deals", action="store_true",
@@ -74,6 +89,9 @@ def config_from_args(argv: Sequence[str] | None = None) -> SandboxConfig:
         host=args.host, port=args.port,
         api_key=args.api_key or os.environ.get("SANDBOX_API_KEY") or DEFAULT_KEY,
         seed=args.seed, accounts=args.accounts, contacts=args.contacts, deals=args.deals,
+        activities_per_deal=args.activities_per_deal, tasks_per_deal=args.tasks_per_deal,
+        appointments_per_deal=args.appointments_per_deal, leads=args.leads,
+        leads_module=not args.no_leads, foreign_currency_share=args.foreign_currency_share,
         dirt_rate=args.dirt_rate, all_deals_view=not args.no_all_deals, view_names=names,
         latency_ms=args.latency_ms, rate_limit=args.rate_limit,
         rate_window_s=args.rate_window_s, max_per_page=args.max_per_page, fail_rate=args.fail_rate,
@@ -94,9 +112,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
     key = config.api_key if config.api_key == DEFAULT_KEY else "as given"
+    sizes = server.store.gen.sizes
+    leads = f"{sizes['leads']} leads" if config.leads_module else "no leads module"
     print(f"Sandbox CRM serving {server.base_url} (api key: {key}; "
           f"{config.accounts} accounts, {config.contacts} contacts, {config.deals} deals, "
-          f"seed {config.seed}). Ctrl-C stops it.", flush=True)
+          f"{sizes['sales_activities']} sales activities, {sizes['tasks']} tasks, "
+          f"{sizes['appointments']} appointments, {leads}, seed {config.seed}). "
+          f"Ctrl-C stops it.", flush=True)
     if config.manifest:
         print(f"Dirt manifest written to {config.manifest}", flush=True)
     signal.signal(signal.SIGTERM, _stop)

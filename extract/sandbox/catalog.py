@@ -8,10 +8,29 @@ from __future__ import annotations
 
 from typing import Any
 
-ENTITIES = ("sales_accounts", "contacts", "deals")
-SINGULAR = {"sales_accounts": "sales_account", "contacts": "contact", "deals": "deal"}
-MODEL_CLASS = {"sales_accounts": "SalesAccount", "contacts": "Contact", "deals": "Deal"}
-ID_BASE = {"sales_accounts": 16_000_000_001, "contacts": 17_000_000_001, "deals": 18_000_000_001}
+# Modules listed through views (`{module}/filters`, `{module}/view/{id}`).
+ENTITIES = ("sales_accounts", "contacts", "deals", "leads")
+# Modules listed directly (`GET tasks?filter=...`), with the filters each accepts.
+LISTS = ("tasks", "appointments", "sales_activities")
+LIST_FILTERS: dict[str, tuple[str, ...]] = {
+    "tasks": ("open", "completed", "overdue", "due_today"),
+    "appointments": ("past", "upcoming"),
+    "sales_activities": (),
+}
+GENERATED = ENTITIES + LISTS
+SINGULAR = {"sales_accounts": "sales_account", "contacts": "contact", "deals": "deal",
+            "leads": "lead", "tasks": "task", "appointments": "appointment",
+            "sales_activities": "sales_activity"}
+MODEL_CLASS = {"sales_accounts": "SalesAccount", "contacts": "Contact", "deals": "Deal",
+               "leads": "Lead"}
+ID_BASE = {"sales_accounts": 16_000_000_001, "contacts": 17_000_000_001,
+           "deals": 18_000_000_001, "leads": 21_000_000_001, "tasks": 22_000_000_001,
+           "appointments": 23_000_000_001, "sales_activities": 24_000_000_001}
+# Targets of tasks, appointments and activities (`targetable_type`), and ids of records
+# that never existed (dirt `orphan`): outside every generated range.
+TARGETABLE = {"deals": "Deal", "contacts": "Contact", "sales_accounts": "SalesAccount"}
+ORPHAN_TARGET_BASE = {"deals": 18_900_000_000, "contacts": 17_900_000_000,
+                      "sales_accounts": 16_900_000_000}
 
 # Business keys (contract section 2).
 ACCOUNT_KEY_BASE = 1001
@@ -36,6 +55,10 @@ _USER_NAMES = [
     ("Søren Dahl", "soren.dahl"),
     ("Marcus Müller", "marcus.mueller"),
 ]
+TEAMS: list[dict[str, Any]] = [
+    {"id": 15_500_000_001 + i, "name": name, "position": i + 1}
+    for i, name in enumerate(["Inside Sales", "Field Sales", "Partner Sales"])
+]
 USERS: list[dict[str, Any]] = [
     {
         "id": 15_000_000_001 + i,
@@ -44,6 +67,8 @@ USERS: list[dict[str, Any]] = [
         "is_active": i != 6,
         "work_number": f"+1 415 555 01{i:02d}",
         "mobile_number": None,
+        # The last user belongs to no team.
+        "team_id": None if i == len(_USER_NAMES) - 1 else TEAMS[i % len(TEAMS)]["id"],
     }
     for i, (name, login) in enumerate(_USER_NAMES)
 ]
@@ -118,13 +143,42 @@ DEAL_PAYMENT_STATUSES = _named(13_400_000_001, ["Pending", "Paid", "Overdue"])
 CAMPAIGNS = _named(13_300_000_001, ["Spring Launch", "Partner Webinar", "Year-end Promo"])
 CONTACT_STATUSES = _named(13_100_000_001, ["New", "Contacted", "Interested", "Customer"])
 LIFECYCLE_STAGES = _named(13_200_000_001, ["Lead", "Sales Qualified Lead", "Customer"])
+# exchange_rate: units of the currency per unit of the base currency (USD), so a
+# deal's base_currency_amount = round(amount / exchange_rate, 2).
 CURRENCIES: list[dict[str, Any]] = [
-    {"id": 14_900_000_001, "currency_code": "USD", "exchange_rate": "1.0",
-     "is_active": True, "currency_type": 1, "schedule_info": None},
-    {"id": 14_900_000_002, "currency_code": "EUR", "exchange_rate": "0.92",
-     "is_active": True, "currency_type": 2, "schedule_info": None},
+    {"id": 14_900_000_001 + i, "currency_code": code, "exchange_rate": rate,
+     "is_active": True, "currency_type": 1 if i == 0 else 2, "schedule_info": None}
+    for i, (code, rate) in enumerate([("USD", "1.0"), ("EUR", "0.92"), ("GBP", "0.79"),
+                                      ("INR", "83.12")])
 ]
 USD = CURRENCIES[0]["id"]
+FOREIGN_CURRENCIES = [item["id"] for item in CURRENCIES[1:]]
+RATE = {item["id"]: item["exchange_rate"] for item in CURRENCIES}
+# A currency the tenant no longer lists (dirt `unknown_currency`): no usable rate.
+UNKNOWN_CURRENCY_ID = 14_900_000_099
+
+SALES_ACTIVITY_TYPES = _named(13_500_000_001, ["Call", "Email", "Meeting", "Chat", "Demo"])
+SALES_ACTIVITY_OUTCOMES: list[dict[str, Any]] = [
+    {"id": 13_600_000_001 + i, "name": name, "position": i + 1,
+     "sales_activity_type_id": type_id, "updated_at": _STAMP}
+    for i, (name, type_id) in enumerate([
+        ("Interested", None), ("Not interested", None), ("Meeting booked", None),
+        ("Left voicemail", SALES_ACTIVITY_TYPES[0]["id"]),
+        ("No answer", SALES_ACTIVITY_TYPES[0]["id"])])
+]
+TASK_TYPES = _named(13_700_000_001, ["Call", "Email", "Follow-up", "Demo", "Proposal"])
+LEAD_STAGES = _named(13_800_000_001, ["New", "Contacted", "Qualified", "Unqualified"])
+TASK_TITLES = ["Call back", "Send the proposal", "Follow up on the quote", "Book a demo",
+               "Send the contract", "Check the renewal date", "Introduce the new owner",
+               "Prepare the QBR deck", "Confirm the budget", "Share the case study"]
+APPOINTMENT_TITLES = ["Discovery call", "Product demo", "Quarterly review", "Pricing talk",
+                      "Onboarding kick-off", "Contract signing", "Lunch meeting",
+                      "Technical deep dive"]
+ACTIVITY_TITLES = ["Intro call", "Follow-up email", "On-site meeting", "Chat about pricing",
+                   "Demo of the new release", "Renewal check-in", "Reference call",
+                   "Negotiation call", "Cold outreach", "Support escalation"]
+MEETING_PLACES = ["Zoom", "Google Meet", "Customer office", "Our office", "Phone",
+                  "Café Central", "Microsoft Teams"]
 
 SELECTORS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "owners": ("users", USERS),
@@ -141,6 +195,11 @@ SELECTORS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "contact_statuses": ("contact_statuses", CONTACT_STATUSES),
     "lifecycle_stages": ("lifecycle_stages", LIFECYCLE_STAGES),
     "currencies": ("currencies", CURRENCIES),
+    "teams": ("teams", TEAMS),
+    "sales_activity_types": ("sales_activity_types", SALES_ACTIVITY_TYPES),
+    "sales_activity_outcomes": ("sales_activity_outcomes", SALES_ACTIVITY_OUTCOMES),
+    "task_types": ("task_types", TASK_TYPES),
+    "lead_stages": ("lead_stages", LEAD_STAGES),
 }
 
 
@@ -169,6 +228,7 @@ ID_FIELDS: dict[str, set[int]] = {
     "contact_status_id": {c["id"] for c in CONTACT_STATUSES},
     "lifecycle_stage_id": {c["id"] for c in LIFECYCLE_STAGES},
     "deal_payment_status_id": {c["id"] for c in DEAL_PAYMENT_STATUSES},
+    "lead_stage_id": {c["id"] for c in LEAD_STAGES},
 }
 
 # --- views ---------------------------------------------------------------------------------
@@ -186,6 +246,9 @@ VIEW_DEFAULTS: dict[str, list[tuple[str, str, int]]] = {
               ("lost", "Lost Deals", 203_000_000_304),
               ("mine", "My Deals", 203_000_000_305),
               ("deleted", "Recycle Bin", 203_000_000_306)],
+    "leads": [("all", "All Leads", 204_000_000_401),
+              ("mine", "My Leads", 204_000_000_402),
+              ("deleted", "Recycle Bin", 204_000_000_403)],
 }
 
 # --- names -----------------------------------------------------------------------------------

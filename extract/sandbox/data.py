@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
 
 from . import catalog as c
 from .config import SandboxConfig
-from .dirt import DirtPlan
+from .dirt import CURRENCY_KIND, KINDS, DirtPlan
 from .rng import draws, entity_key, hash_at, hash_many, mix, record_hash
 
 END = 1_759_276_800  # 2025-10-01T00:00:00Z: every generated timestamp lies before it
@@ -35,6 +36,8 @@ _PERSON_SALT = 0x50455253
 _DRAW1 = 0x44524131
 _DRAW2 = 0x44524132
 _DRAW3 = 0x44524133
+_CURRENCY_SALT = 0x43555252
+_PPM = 1_000_000
 
 
 def stage_bucket(h: Any) -> Any:
@@ -128,18 +131,61 @@ def amount_number(cents: int) -> int | float:
     return whole if frac == 0 else cents / 100
 
 
+def base_cents(cents: int, currency_id: int | None) -> int | None:
+    """Cents of the base currency: ``round(amount / exchange_rate, 2)``, halves away from
+    zero (as SQL's ``round`` does); None when the currency has no known rate."""
+    rate = c.RATE.get(currency_id or 0)
+    if rate is None:
+        return None
+    return int((Decimal(cents) / Decimal(rate)).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def base_amount(amount: Any, currency_id: int | None) -> str | None:
+    """``base_currency_amount`` of an amount (decimal string or number) in a currency."""
+    if amount is None:
+        return None
+    cents = int((Decimal(str(amount)) * 100).quantize(Decimal(1), ROUND_HALF_UP))
+    base = base_cents(cents, currency_id)
+    return None if base is None else amount_text(base)
+
+
+class _Plans(dict[str, DirtPlan]):
+    """Dirt plans by entity, each built on first use (the activity modules of a
+    million-deal tenant hold millions of records that a run may never read)."""
+
+    def __init__(self, gen: Generator) -> None:
+        super().__init__()
+        self._gen = gen
+
+    def __missing__(self, entity: str) -> DirtPlan:
+        gen = self._gen
+        names = list(KINDS[entity])
+        if entity == "deals" and gen.config.foreign_currency_share > 0:
+            names.append(CURRENCY_KIND)
+        plan = DirtPlan(entity, gen.sizes[entity], gen.config.dirt_rate, gen.keys[entity],
+                        names)
+        self[entity] = plan
+        return plan
+
+
 class Generator:
     """Builds records of one seeded tenant on demand."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.sizes = {e: config.size(e) for e in c.ENTITIES}
-        self.keys = {e: entity_key(config.seed, e) for e in c.ENTITIES}
-        self.plans = {e: DirtPlan(e, self.sizes[e], config.dirt_rate, self.keys[e])
-                      for e in c.ENTITIES}
+        from . import activities  # it builds on this module's helpers
+
+        self.sizes = {e: config.size(e) for e in c.GENERATED}
+        self.keys = {e: entity_key(config.seed, e) for e in c.GENERATED}
+        self.plans = _Plans(self)
         self._companies: dict[int, str] = {}
+        self._foreign_ppm = round(config.foreign_currency_share * _PPM)
         self._builders = {"sales_accounts": self._account, "contacts": self._contact,
-                          "deals": self._deal}
+                          "deals": self._deal,
+                          "leads": lambda i: activities.lead(self, i),
+                          "tasks": lambda i: activities.task(self, i),
+                          "appointments": lambda i: activities.appointment(self, i),
+                          "sales_activities": lambda i: activities.sales_activity(self, i)}
 
     # -- bulk attributes for the view indexes ------------------------------------------
     def hashes(self, entity: str) -> np.ndarray:
@@ -159,11 +205,38 @@ class Generator:
     def created_many(self, entity: str, indexes: np.ndarray) -> np.ndarray:
         """``times(...)[0]`` (created epoch) of many generated records, vectorised."""
         h = hash_at(self.keys[entity], indexes)
-        step = np.uint64(max(1, UPDATED_SPAN // max(1, self.sizes[entity])))
-        first = np.uint64(END - UPDATED_SPAN)
-        updated = first + indexes.astype(np.uint64) * step + (h >> np.uint64(3)) % step
+        updated = self._updated_many(entity, indexes, h)
         span = np.maximum(updated - np.uint64(CREATED_START), np.uint64(1))
         return (np.uint64(CREATED_START) + (h >> np.uint64(13)) % span).astype(np.int64)
+
+    def updated_many(self, entity: str, indexes: np.ndarray) -> np.ndarray:
+        """``times(...)[1]`` (updated epoch) of many generated records, vectorised."""
+        h = hash_at(self.keys[entity], indexes)
+        return self._updated_many(entity, indexes, h).astype(np.int64)
+
+    def _updated_many(self, entity: str, indexes: np.ndarray, h: np.ndarray) -> np.ndarray:
+        step = np.uint64(max(1, UPDATED_SPAN // max(1, self.sizes[entity])))
+        first = np.uint64(END - UPDATED_SPAN)
+        return first + indexes.astype(np.uint64) * step + (h >> np.uint64(3)) % step
+
+    def clean_target(self, entity: str, index: int) -> int:
+        """The first record at or after ``index`` (wrapping) that carries no dirt: what a
+        task, appointment or activity points at, so that only ``orphan`` ones miss."""
+        plan, size = self.plans[entity], self.sizes[entity]
+        for step in range(size):
+            j = (index + step) % size
+            if plan.is_clean(j):
+                return j
+        return index
+
+    def currency(self, h: int, kinds: list[str]) -> int:
+        """``currency_id`` of the deal of hash ``h``: USD unless drawn foreign."""
+        if CURRENCY_KIND in kinds:
+            return c.UNKNOWN_CURRENCY_ID
+        x = mix(h ^ _CURRENCY_SALT)
+        if x % _PPM < self._foreign_ppm:
+            return c.FOREIGN_CURRENCIES[(x >> 20) % len(c.FOREIGN_CURRENCIES)]
+        return c.USD
 
     def company(self, index: int) -> str:
         name = self._companies.get(index)
@@ -231,7 +304,7 @@ class Generator:
     def manifest_rows(self) -> list[dict[str, Any]]:
         """One row per dirty generated record, in generation order."""
         rows = []
-        for entity in c.ENTITIES:
+        for entity in c.GENERATED:
             plan = self.plans[entity]
             for i in plan.dirty_indexes():
                 i = int(i)
@@ -424,12 +497,14 @@ class Generator:
         stage_time = created + mix(h ^ _DRAW2) % max(1, updated - created)
         rec_id = c.ID_BASE["deals"] + i
         amount_str = None if amount is None else amount_text(cents)
+        currency = self.currency(h, kinds)
+        base = None if amount is None else base_cents(cents, currency)
         return {
             "id": rec_id,
             "name": name,
             "amount": amount,
-            "base_currency_amount": amount_str,
-            "currency_id": c.USD,
+            "base_currency_amount": None if base is None else amount_text(base),
+            "currency_id": currency,
             "expected_close": fmt_date(created + (expect_n + 15) * DAY),
             "closed_date": fmt_date(closed) if forecast != "Open" else None,
             "stage_updated_time": fmt_ts(stage_time, offset),

@@ -29,6 +29,16 @@ Kinds (docs/contract.md section 5 holds where each record must end):
   account that does not exist.
 - ``deleted``: in the Recycle Bin with ``is_deleted: true``.
 - ``numeric_amount``: ``amount`` is a JSON number instead of a decimal string.
+- ``unknown_currency``: a deal whose ``currency_id`` is not in the currencies
+  list (no usable exchange rate; ``base_currency_amount`` null). Only when the
+  tenant has foreign-currency deals (``foreign_currency_share`` > 0): a
+  single-currency tenant's deals and manifest stay as they were.
+- ``orphan`` of a task, appointment or sales activity: ``targetable_id`` names
+  a deal, contact or account that does not exist.
+
+Leads are de-duplicated by email (``duplicate_of`` copies the next clean
+lead's email and names). Tasks, appointments and sales activities are never
+``deleted`` (they have no Recycle Bin).
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from .catalog import ID_BASE
 from .rng import Rng
 
 _PPM = 1_000_000
+_CHUNK = 1 << 20
 
 KINDS: dict[str, list[str]] = {
     "sales_accounts": ["duplicate_of", "missing:account_name", "missing:industry",
@@ -50,7 +61,15 @@ KINDS: dict[str, list[str]] = {
     "deals": ["duplicate_of", "missing:deal_name", "missing:account_id", "missing:deal_stage",
               "missing:probability_of_closure", "missing:deal_size", "unmapped:deal_stage",
               "noise:deal_stage", "orphan", "deleted", "numeric_amount"],
+    "leads": ["duplicate_of", "missing:last_name", "missing:email", "missing:job_title",
+              "unmapped:lead_source", "deleted"],
+    "tasks": ["orphan", "missing:title", "missing:owner"],
+    "appointments": ["orphan", "missing:title", "missing:owner"],
+    "sales_activities": ["orphan", "missing:title", "missing:owner",
+                         "missing:sales_activity_type"],
 }
+# The deals' extra primary kind of a tenant with foreign-currency deals.
+CURRENCY_KIND = "unknown_currency"
 # Extra kinds that reject nothing, and the primary kinds each one cannot join.
 EXTRAS: dict[str, dict[str, set[str]]] = {
     "sales_accounts": {"noise:region": {"missing:region", "unmapped:region", "noise:region"}},
@@ -62,12 +81,16 @@ EXTRAS: dict[str, dict[str, set[str]]] = {
     "deals": {
         "noise:deal_stage": {"missing:deal_stage", "unmapped:deal_stage", "noise:deal_stage"},
         "numeric_amount": {"numeric_amount", "missing:deal_size"},
-        "missing:deal_size": {"missing:deal_size", "numeric_amount"},
+        "missing:deal_size": {"missing:deal_size", "numeric_amount", CURRENCY_KIND},
     },
+    "leads": {"missing:job_title": {"missing:job_title"}, "missing:company": set()},
+    "tasks": {"missing:description": set()},
+    "appointments": {"missing:location": set()},
+    "sales_activities": {"missing:notes": set()},
 }
 # What a duplicate at the very end (no later record to copy) becomes instead.
 FALLBACK = {"sales_accounts": "noise:region", "contacts": "noise:lead_source",
-            "deals": "noise:deal_stage"}
+            "deals": "noise:deal_stage", "leads": "missing:job_title"}
 CLEAN = -1
 _EXTRA_SALT = 0xE7E7A
 
@@ -75,13 +98,15 @@ _EXTRA_SALT = 0xE7E7A
 class DirtPlan:
     """The dirt of every generated record of one entity (1 byte per record)."""
 
-    def __init__(self, entity: str, size: int, rate: float, key: int) -> None:
+    def __init__(self, entity: str, size: int, rate: float, key: int,
+                 names: list[str] | None = None) -> None:
         self.entity = entity
         self.size = size
-        self.names = KINDS[entity]
+        self.names = KINDS[entity] if names is None else names
         self.codes = {name: code for code, name in enumerate(self.names)}
         self.kinds = _place(size, rate, key, len(self.names))
-        self._fix_last_duplicate()
+        if "duplicate_of" in self.codes:
+            self._fix_last_duplicate()
         # Per-record reads through a memoryview give Python ints, 50x faster than numpy.
         self._codes = memoryview(self.kinds.data)
 
@@ -134,7 +159,9 @@ class DirtPlan:
         return np.flatnonzero(self.kinds != CLEAN)
 
     def mask(self, name: str) -> np.ndarray:
-        """Boolean array: records whose primary kind is ``name``."""
+        """Boolean array: records whose primary kind is ``name`` (none if not a kind here)."""
+        if name not in self.codes:
+            return np.zeros(self.size, dtype=bool)
         return self.kinds == self.codes[name]
 
 
@@ -145,9 +172,11 @@ def _place(size: int, rate: float, key: int, n_kinds: int) -> np.ndarray:
         return kinds
     offset = (key >> 11) % _PPM
     turn = (key >> 41) % n_kinds
-    pos = np.arange(size, dtype=np.int64) + offset
-    before = (pos * ppm) // _PPM
-    after = ((pos + 1) * ppm) // _PPM
-    dirty = after > before
-    kinds[dirty] = ((after[dirty] + turn) % n_kinds).astype(np.int8)
+    for lo in range(0, size, _CHUNK):  # a million at a time: flat peak memory
+        pos = np.arange(lo, min(size, lo + _CHUNK), dtype=np.int64) + offset
+        before = (pos * ppm) // _PPM
+        after = ((pos + 1) * ppm) // _PPM
+        dirty = after > before
+        part = kinds[lo:lo + len(pos)]
+        part[dirty] = ((after[dirty] + turn) % n_kinds).astype(np.int8)
     return kinds

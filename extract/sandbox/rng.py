@@ -17,7 +17,9 @@ MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 _M1 = 0xBF58476D1CE4E5B9
 _M2 = 0x94D049BB133111EB
-ENTITY_SALT = {"sales_accounts": 0x5A1E5, "contacts": 0xC0DAC7, "deals": 0xDEA15}
+ENTITY_SALT = {"sales_accounts": 0x5A1E5, "contacts": 0xC0DAC7, "deals": 0xDEA15,
+               "leads": 0x1EAD5, "tasks": 0x7A5C5, "appointments": 0xA4407,
+               "sales_activities": 0x5A1E5AC7}
 
 T = TypeVar("T")
 

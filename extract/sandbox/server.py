@@ -53,8 +53,12 @@ _SIDELOADS: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
 _BY_ID = {token: {item["id"]: item for item in items}
           for token, (_, _, items) in _SIDELOADS.items()}
 # Like Freshsales, bare deals and contacts omit these keys unless `include` asks for them.
-_HIDDEN = {"deals": {"owner_id": "owner", "deal_reason_id": "deal_reason"},
-           "contacts": {"owner_id": "owner"}, "sales_accounts": {}}
+_HIDDEN: dict[str, dict[str, str]] = {
+    "deals": {"owner_id": "owner", "deal_reason_id": "deal_reason"},
+    "contacts": {"owner_id": "owner"}, "sales_accounts": {}, "leads": {}, "tasks": {},
+    "appointments": {}, "sales_activities": {}}
+# Modules whose list answer carries no meta.total_pages (PostHog saw it on appointments).
+_NO_TOTAL_PAGES = {"appointments"}
 
 
 class ApiError(Exception):
@@ -237,9 +241,14 @@ class Handler(BaseHTTPRequestHandler):
             _only(method, "POST")
             return 200, self._search(parts[1], _json(body), query)
         entity = parts[0]
+        if entity == "leads" and not self.server.config.leads_module:
+            raise ApiError(404, "Module not enabled")
+        includes = {t.strip() for t in query.get("include", "").split(",") if t.strip()}
+        if entity in c.LISTS and len(parts) == 1:
+            _only(method, "GET")
+            return 200, self._list_module(entity, query, includes)
         if entity not in c.ENTITIES:
             raise ApiError(404, f"Not found: {API}{'/'.join(parts)}")
-        includes = {t.strip() for t in query.get("include", "").split(",") if t.strip()}
         if len(parts) == 1:
             _only(method, "POST")
             return 200, self._create(entity, _json(body), includes)
@@ -274,6 +283,39 @@ class Handler(BaseHTTPRequestHandler):
         view = store.view_by_id(entity, view_id)
         if view is None:
             raise ApiError(404, f"No view {view_id} for {entity}")
+        page, per_page, sort, desc = self._paging(query)
+        records, total = store.page(entity, view.key, page, per_page, sort, desc)
+        out = self._sideloads(entity, records, includes)
+        out[entity] = _shape(entity, records, includes)
+        out["meta"] = {"total_pages": math.ceil(total / per_page), "total": total}
+        return out
+
+    def _list_module(self, entity: str, query: dict[str, str],
+                     includes: set[str]) -> dict[str, Any]:
+        """`GET tasks?filter=...`, `GET appointments?filter=...`, `GET sales_activities`:
+        paged like a view; appointments' meta has no total_pages."""
+        filters = c.LIST_FILTERS[entity]
+        key = "all"
+        if filters:
+            given = query.get("filter")
+            if not given:
+                raise ApiError(400, f"filter is required: one of {', '.join(filters)}")
+            if given not in filters:
+                raise ApiError(400, f"Unknown filter '{given[:40]}': use one of "
+                                    f"{', '.join(filters)}")
+            key = given
+        page, per_page, sort, desc = self._paging(query)
+        records, total = self.server.store.page(entity, key, page, per_page, sort, desc)
+        out = self._sideloads(entity, records, includes)
+        out[entity] = _shape(entity, records, includes)
+        meta: dict[str, int] = {"total": total}
+        if entity not in _NO_TOTAL_PAGES:
+            meta["total_pages"] = math.ceil(total / per_page)
+        out["meta"] = meta
+        return out
+
+    def _paging(self, query: dict[str, str]) -> tuple[int, int, str, bool]:
+        """(page, per_page, sort, descending) of a list request; 400 on bad values."""
         page = _int(query.get("page", "1"), "page", 400)
         per_page = min(self.server.config.max_per_page,
                        _int(query.get("per_page", "25"), "per_page", 400))
@@ -285,17 +327,15 @@ class Handler(BaseHTTPRequestHandler):
         sort_type = (query.get("sort_type") or "asc").lower()
         if sort_type not in ("asc", "desc"):
             raise ApiError(400, "sort_type must be asc or desc")
-        records, total = store.page(entity, view.key, page, per_page, sort, sort_type == "desc")
-        out = self._sideloads(entity, records, includes)
-        out[entity] = _shape(entity, records, includes)
-        out["meta"] = {"total_pages": math.ceil(total / per_page), "total": total}
-        return out
+        return page, per_page, sort, sort_type == "desc"
 
     def _search(self, singular: str, body: Any, query: dict[str, str]) -> dict[str, Any]:
         """`POST filtered_search/{deal|contact|sales_account}`: live records whose
         attributes match every rule (`is`, `is_in`, `is_not_null`; a `cf_*`
         attribute is a custom field), by id, paged like a view."""
-        entity = {v: k for k, v in c.SINGULAR.items()}.get(singular)
+        entity = {c.SINGULAR[e]: e for e in c.ENTITIES}.get(singular)
+        if entity == "leads" and not self.server.config.leads_module:
+            raise ApiError(404, "Module not enabled")
         if entity is None:
             raise ApiError(404, f"Not found: {API}filtered_search/{singular}")
         rules = body.get("filter_rule") if isinstance(body, dict) else None

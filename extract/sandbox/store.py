@@ -9,6 +9,12 @@ membership of changed records is recomputed from their current fields.
 An edit stamps ``updated_at`` with the current time in milliseconds, strictly
 increasing across edits, so edited records sort after every generated one
 (``sort=updated_at``) in the order they were edited.
+
+Tasks, appointments and sales activities are listed without views, through
+filters (``open``, ``past``, ...) kept as ``OrderedView`` s too (plus ``all``);
+their indexes are built on the first request that needs them, so a
+million-deal tenant starts as fast as before. A deleted one leaves every
+filter and is gone (they have no Recycle Bin).
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from . import activities
 from . import catalog as c
 from .config import SandboxConfig
 from .data import (
     Generator,
     amount_number,
     amount_text,
+    base_amount,
     fmt_date,
     fmt_ts_ms,
     owner_slot,
@@ -57,9 +65,10 @@ class Store:
         self._lock = threading.RLock()
         self._seq = 0
         self._last_ms = 0
-        self.overlay: dict[str, dict[int, dict[str, Any]]] = {e: {} for e in c.ENTITIES}
-        self._next: dict[str, int] = {e: config.size(e) for e in c.ENTITIES}
-        self._posted_created: dict[str, dict[int, int]] = {e: {} for e in c.ENTITIES}
+        self.overlay: dict[str, dict[int, dict[str, Any]]] = {e: {} for e in c.GENERATED}
+        self._next: dict[str, int] = {e: config.size(e) for e in c.GENERATED}
+        self._posted_created: dict[str, dict[int, int]] = {e: {} for e in c.GENERATED}
+        self._gone: dict[str, set[int]] = {e: set() for e in c.LISTS}
         self.views: dict[str, dict[str, ServedView]] = {}
         self._index: dict[str, dict[str, OrderedView]] = {}
         for entity in c.ENTITIES:
@@ -90,6 +99,29 @@ class Store:
             dtype = np.int32 if len(plan.kinds) < 2**31 else np.int64  # 4 bytes a member
             self._index[entity][key] = OrderedView(members.astype(dtype))
 
+    def _filters(self, entity: str) -> dict[str, OrderedView]:
+        """The filter indexes of a list module (``all`` and its filters), built once."""
+        with self._lock:
+            index = self._index.get(entity)
+            if index is None:
+                masks = activities.filter_masks(self.gen, entity)
+                dtype = np.int32 if self.gen.sizes[entity] < 2**31 else np.int64
+                index = {key: OrderedView(np.flatnonzero(mask).astype(dtype))
+                         for key, mask in masks.items()}
+                self._index[entity] = index
+            return index
+
+    def filter_count(self, entity: str, filter: str | None = None) -> int:  # noqa: A002
+        """Records ``GET {entity}?filter=...`` lists now (``None``: every live one), e.g.
+        ``filter_count("tasks", "open")``; for leads and the other view modules,
+        ``view_count``."""
+        key = filter or "all"
+        if entity not in c.LISTS or key not in ("all", *c.LIST_FILTERS[entity]):
+            raise KeyError(f"no filter {filter!r} for {entity}")
+        views = self._filters(entity)
+        with self._lock:
+            return len(views[key])
+
     def listed_views(self, entity: str) -> list[ServedView]:
         return [v for v in self.views[entity].values() if v.listed]
 
@@ -113,6 +145,8 @@ class Store:
 
     @staticmethod
     def is_member(entity: str, key: str, record: dict[str, Any]) -> bool:
+        if entity in c.LISTS:
+            return activities.is_member(entity, key, record)
         if key == "deleted":
             return bool(record.get("is_deleted"))
         if record.get("is_deleted"):
@@ -128,6 +162,8 @@ class Store:
     # -- reading ------------------------------------------------------------------------------
     def index_of(self, entity: str, crm_id: int) -> int | None:
         index = crm_id - c.ID_BASE[entity]
+        if entity in self._gone and index in self._gone[entity]:
+            return None
         return index if 0 <= index < self._next[entity] else None
 
     def get(self, entity: str, index: int) -> dict[str, Any]:
@@ -142,8 +178,9 @@ class Store:
              desc: bool = False) -> tuple[list[dict[str, Any]], int]:
         """The records of one page of a view, and the view's total."""
         overlay = self.overlay[entity]
+        views = self._filters(entity) if entity in c.LISTS else self._index[entity]
         with self._lock:
-            view = self._index[entity][key]
+            view = views[key]
             if order == "created_at":
                 view.sort_by_created(lambda base: self.gen.created_many(entity, base),
                                      lambda index: self._created(entity, index))
@@ -177,22 +214,29 @@ class Store:
         self._last_ms = now
         record["updated_at"] = fmt_ts_ms(now, parse_offset(record.get("updated_at")))
 
-    def _save(self, entity: str, index: int, record: dict[str, Any]) -> dict[str, Any]:
-        """Store a changed record (lock held) and move it in every view."""
+    def _save(self, entity: str, index: int, record: dict[str, Any],
+              gone: bool = False) -> dict[str, Any]:
+        """Store a changed record (lock held) and move it in every view; ``gone``: a
+        deleted task, appointment or activity, which leaves every filter."""
         self._stamp(record)
         self._seq += 1
         self.overlay[entity][index] = record
+        if gone:
+            self._gone[entity].add(index)
         generated = index < self.gen.sizes[entity]
         created = self._created(entity, index)
-        for key, view in self._index[entity].items():
+        views = self._filters(entity) if entity in c.LISTS else self._index[entity]
+        for key, view in views.items():
             if generated:
                 view.drop_base(index, created)
-            view.place(index, self._seq, self.is_member(entity, key, record), created)
+            member = not gone and self.is_member(entity, key, record)
+            view.place(index, self._seq, member, created)
         return record
 
     def _copy(self, entity: str, index: int) -> dict[str, Any]:
         rec = dict(self.get(entity, index))
-        rec["custom_field"] = dict(rec.get("custom_field") or {})
+        if "custom_field" in rec:
+            rec["custom_field"] = dict(rec.get("custom_field") or {})
         return rec
 
     def update(self, entity: str, crm_id: int, fields: dict[str, Any]) -> dict[str, Any] | None:
@@ -205,7 +249,11 @@ class Store:
             rec = self._copy(entity, index)
             custom = changes.pop("custom_field", {})
             rec.update(changes)
-            rec["custom_field"].update(custom)
+            if custom:
+                rec["custom_field"].update(custom)
+            if entity == "deals" and ("amount" in changes or "currency_id" in changes):
+                rec["base_currency_amount"] = base_amount(rec.get("amount"),
+                                                          rec.get("currency_id"))
             return self._save(entity, index, rec)
 
     def create(self, entity: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -217,12 +265,18 @@ class Store:
             rec = blank(entity)
             custom = changes.pop("custom_field", {})
             rec.update(changes)
-            rec["custom_field"].update(custom)
+            if custom:
+                rec["custom_field"].update(custom)
             rec["id"] = c.ID_BASE[entity] + index
             now_ms = max(int(time.time() * 1000), self._last_ms + 1)
             rec["created_at"] = rec["updated_at"] = fmt_ts_ms(now_ms, -360)
             self._posted_created[entity][index] = now_ms // 1000
-            if entity == "contacts":
+            if entity == "deals":
+                if rec.get("currency_id") is None:
+                    rec["currency_id"] = c.USD
+                rec["base_currency_amount"] = base_amount(rec.get("amount"),
+                                                          rec["currency_id"])
+            if entity in ("contacts", "leads"):
                 parts = [rec.get("first_name"), rec.get("last_name")]
                 rec["display_name"] = " ".join(p for p in parts if p) or rec.get("email")
             return self._save(entity, index, rec)
@@ -243,10 +297,13 @@ class Store:
         ``ids``: exactly those records. ``count``: the ``count`` least recently
         updated live records that carry no dirt. Changes keep every record's
         dirt as the manifest says (see docs/sandbox.md); ``delete`` moves them
-        to the Recycle Bin instead.
+        to the Recycle Bin instead, or, for tasks, appointments and sales
+        activities (no Recycle Bin), removes them from every list.
         """
-        if entity not in c.ENTITIES:
+        if entity not in c.GENERATED or (entity == "leads" and not self.config.leads_module):
             raise Invalid([f"Unknown entity '{entity}'"])
+        if entity in c.LISTS:
+            self._filters(entity)
         with self._lock:
             if ids is not None:
                 indexes = self._indexes_of(entity, ids)
@@ -254,6 +311,9 @@ class Store:
                 indexes = self._oldest_clean(entity, count or 0)
             for index in indexes:
                 rec = self._copy(entity, index)
+                if delete and entity in c.LISTS:
+                    self._save(entity, index, rec, gone=True)
+                    continue
                 if delete:
                     rec["is_deleted"] = True
                 else:
@@ -284,7 +344,7 @@ class Store:
 
 
 def _require(entity: str, fields: dict[str, Any]) -> None:
-    if entity == "contacts":
+    if entity in ("contacts", "leads"):
         if not any(fields.get(k) for k in ("first_name", "last_name", "email")):
             raise Invalid(["Contact needs a first name, a last name or an email"])
     elif not fields.get("name"):
@@ -297,7 +357,7 @@ def _change_deal(rec: dict[str, Any]) -> None:
     if amount is not None:
         cents = round(float(amount) * 110)
         rec["amount"] = amount_text(cents) if isinstance(amount, str) else amount_number(cents)
-        rec["base_currency_amount"] = amount_text(cents)
+        rec["base_currency_amount"] = base_amount(rec["amount"], rec.get("currency_id"))
     custom = rec["custom_field"]
     label = custom.get("cf_deal_stage")
     if label in c.STAGES and rec.get("deal_stage_id") == c.STAGE_ID[label]:
@@ -323,5 +383,24 @@ def _change_contact(rec: dict[str, Any]) -> None:
     rec["lead_score"] = ((rec.get("lead_score") or 0) + 1) % 100
 
 
+def _change_task(rec: dict[str, Any]) -> None:
+    """An open task gets done (with today's date); a done one a longer description."""
+    if rec.get("status") == 0:
+        rec["status"] = 1
+        rec["completed_date"] = fmt_ts_ms(int(time.time() * 1000),
+                                          parse_offset(rec.get("updated_at")))
+    else:
+        rec["description"] = f"{rec.get('description') or ''} Checked again.".strip()
+
+
+def _change_appointment(rec: dict[str, Any]) -> None:
+    rec["location"] = "Moved online" if rec.get("location") != "Moved online" else "Zoom"
+
+
+def _change_activity(rec: dict[str, Any]) -> None:
+    rec["notes"] = f"{rec.get('notes') or ''} Follow-up noted.".strip()
+
+
 _CHANGE = {"deals": _change_deal, "sales_accounts": _change_account,
-           "contacts": _change_contact}
+           "contacts": _change_contact, "leads": _change_contact, "tasks": _change_task,
+           "appointments": _change_appointment, "sales_activities": _change_activity}

@@ -49,10 +49,17 @@ _DEAL = {
     "has_products": "bool", "tags": "list", "is_deleted": "bool", "custom_field": "dict",
     "links": "dict", "created_at": "ts", "updated_at": "ts", "last_assigned_at": "ts",
 }
+_LEAD = {
+    "first_name": "str", "last_name": "str", "display_name": "str", "email": "str",
+    "job_title": "str", "company": "dict", "city": "str", "country": "str",
+    "lead_source_id": "ref", "lead_stage_id": "ref", "owner_id": "ref", "lead_score": "int",
+    "is_deleted": "bool", "created_at": "ts", "updated_at": "ts",
+}
 FIELDS: dict[str, dict[str, str]] = {
     "sales_accounts": {"id": "int", **_ACCOUNT},
     "contacts": {"id": "int", **_CONTACT},
     "deals": {"id": "int", **_DEAL},
+    "leads": {"id": "int", **_LEAD},
 }
 CUSTOM_FIELDS: dict[str, dict[str, str]] = {
     "sales_accounts": {"cf_account_id": "key", "cf_industry": "str",
@@ -60,6 +67,7 @@ CUSTOM_FIELDS: dict[str, dict[str, str]] = {
     "contacts": {"cf_lead_source": "str", "cf_last_contacted_date": "date"},
     "deals": {"cf_deal_id": "key", "cf_account_id": "key",
               "cf_probability_of_closure": "str", "cf_deal_stage": "str"},
+    "leads": {},
 }
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 
@@ -76,6 +84,9 @@ def blank(entity: str) -> dict[str, Any]:
     """A record with every field empty: the start of a POSTed record."""
     empty = {"list": [], "dict": {}, "bool": False}
     rec = {name: empty.get(kind) for name, kind in FIELDS[entity].items()}
+    if entity == "leads":
+        rec["company"] = None
+        return rec
     rec["tags"], rec["links"] = [], {}
     rec["custom_field"] = {name: None for name in CUSTOM_FIELDS[entity]}
     return rec

@@ -49,7 +49,8 @@ def test_cli_serves_writes_the_manifest_and_stops_on_ctrl_c(tmp_path: Path) -> N
         body = _get(f"{url}/api/deals/view/{ALL_DEALS}", page=2, per_page=100).json()
         assert len(body["deals"]) == 100 and body["meta"]["total"] < 300
         rows = [orjson.loads(line) for line in manifest.read_text().splitlines()]
-        assert {r["entity"] for r in rows} == {"sales_accounts", "contacts", "deals"}
+        assert {r["entity"] for r in rows} == {"sales_accounts", "contacts", "deals", "leads",
+                                               "tasks", "appointments", "sales_activities"}
         assert sum(r["entity"] == "deals" for r in rows) == 15  # 5% of 300
         deleted = [r["id"] for r in rows if r["entity"] == "deals" and "deleted" in r["dirt"]]
         bin_ = _get(f"{url}/api/deals/view/{DEALS_BIN}", per_page=100).json()["deals"]
