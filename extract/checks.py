@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from extract.config import REPO_ROOT, PgSettings
+from extract.config import REPO_ROOT, PgSettings, duckdb_config
 from extract.errors import DestinationUnavailable
 
 RAW_PARQUET_URL_ENV = "RAW_PARQUET_URL"
@@ -15,13 +15,17 @@ DEFAULT_RAW_PARQUET_DIR = REPO_ROOT / "data" / "raw_parquet"
 
 
 def check_duckdb(path: Path) -> None:
-    """Fail early when the file cannot be opened for writing (locked, no dir)."""
+    """Fail early when the file cannot be opened for writing (locked, no dir).
+
+    This is also where a new file is created, before dlt opens it: dlt's duckdb
+    destination applies its `global_config` only after the file is open, too late
+    for the storage version, which DuckDB fixes at creation (`duckdb_config()`)."""
     import duckdb
 
     if not path.parent.is_dir():
         raise DestinationUnavailable(f"DUCKDB_PATH folder {path.parent} does not exist")
     try:
-        duckdb.connect(str(path)).close()
+        duckdb.connect(str(path), config=duckdb_config()).close()
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():

@@ -60,6 +60,20 @@ DLT_API_KEY = "sources.freshsales.api_key"
 ALLOW_INSECURE_HTTP = "CRM_ALLOW_INSECURE_HTTP"
 
 
+# DuckDB 2.0 writes a file format that DuckDB 1.x clients refuse ("version number 999"),
+# and most BI tools embed 1.x. A file created with this storage version stays readable
+# by them. The version is fixed when the file is created: opening an existing file keeps
+# its own, so every `duckdb.connect` of the project's file passes `duckdb_config()`.
+DUCKDB_STORAGE_VERSION_ENV = "DUCKDB_STORAGE_VERSION"
+DEFAULT_DUCKDB_STORAGE_VERSION = "v1.0.0"
+
+
+def duckdb_config() -> dict[str, Any]:
+    """The `config` of every `duckdb.connect` that may create the project's file."""
+    version = _clean(os.environ.get(DUCKDB_STORAGE_VERSION_ENV))
+    return {"storage_compatibility_version": version or DEFAULT_DUCKDB_STORAGE_VERSION}
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 

@@ -168,10 +168,12 @@ class Database:
 def _connect_duckdb(target: Target, read_only: bool) -> Database:
     import duckdb
 
+    from extract.config import duckdb_config
+
     if read_only and not os.path.exists(target.duckdb_path):
         raise ToolError(not_built(f"DUCKDB_PATH={target.duckdb_path} does not exist"))
     try:
-        conn = duckdb.connect(target.duckdb_path, read_only=read_only)
+        conn = duckdb.connect(target.duckdb_path, read_only=read_only, config=duckdb_config())
     except duckdb.IOException as exc:
         if is_duckdb_lock(exc):
             raise ToolError(f"cannot open {target.duckdb_path}: {DUCKDB_LOCKED}") from None

@@ -1,0 +1,489 @@
+"""Every query of the dashboard, in one place, read-only.
+
+The dashboard reads the marts where the rest of the project writes them: the
+DuckDB file (DUCKDB_PATH) by default, PostgreSQL with DBT_TARGET=postgres and
+the PG* settings, through the tools' connection layer (`extract.tools.db`), so
+`.env`, DATABASE_URL and DBT_SCHEMA_PREFIX mean what they mean everywhere.
+DuckDB is opened read-only and only for the length of one query, so a running
+`make build` is never blocked for long by an open dashboard.
+
+Filters reach the SQL only as bound parameters (`?`). The few identifiers in
+the SQL (schema names from the settings, the breakdown column picked from a
+fixed list) never come from what a user types.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from extract.tools.db import (
+    Target,
+    ToolError,
+    connect,
+    marts_schema,
+    quote_ident,
+    raw_schema,
+    target_from_env,
+)
+
+# The marts hold one currency today: Freshsales' `amount` in the account's base
+# currency, which the sandbox and the original tenant keep in US dollars.
+CURRENCY = "USD"
+OPEN_STAGES = ("Prospecting", "Negotiation")
+WON, LOST = "Closed-Won", "Closed-Lost"
+STAGES = (*OPEN_STAGES, WON, LOST)
+_OPEN = "('Prospecting', 'Negotiation')"  # OPEN_STAGES as an SQL list
+GRAINS = {"Day": "daily", "Week": "weekly", "Month": "monthly"}
+# Breakdown of deal value over time: a label -> a fixed expression on `accounts`
+# (account names are not unique in a CRM: the business key tells them apart).
+BREAKDOWNS = {
+    "Region": "a.region",
+    "Industry": "a.industry",
+    "Account": "a.account_name || ' (' || cast(a.account_id as varchar) || ')'",
+}
+# Accounts shown one by one in the account breakdown; the rest add up to one line.
+TOP_ACCOUNTS = 8
+OTHER_ACCOUNTS = "Other accounts"
+ENTITIES = {"sales_accounts": "accounts", "contacts": "contacts", "deals": "deals"}
+# dbt's source freshness warns after a day without a load (_freshsales__sources.yml).
+FRESH_FOR = timedelta(days=1)
+
+
+class NoData(Exception):
+    """Nothing to show yet: the warehouse, a table or its rows are missing."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the sidebar selects: deals created from `start` to `end` (both
+    included), in these regions (none selected: every region)."""
+
+    start: date
+    end: date
+    regions: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+
+    @property
+    def month(self) -> date:
+        """The reporting month: the calendar month the range ends in."""
+        return self.end.replace(day=1)
+
+    def params(self) -> list[Any]:
+        """The bound values of `DEALS_IN_SCOPE`'s placeholders, in order."""
+        return [self.start, self.end + timedelta(days=1), not self.regions, list(self.regions)]
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Where the marts are read: the target and the schemas dbt builds."""
+
+    target: Target
+    marts: str = field(default_factory=marts_schema)
+    intermediate: str = field(
+        default_factory=lambda: (os.environ.get("DBT_SCHEMA_PREFIX") or "") + "intermediate"
+    )
+    raw: str = field(default_factory=raw_schema)
+
+    @classmethod
+    def from_env(cls) -> Warehouse:
+        try:
+            return cls(target_from_env())
+        except ToolError as exc:
+            raise NoData(str(exc)) from None
+
+    def describe(self) -> str:
+        return f"{self.target.describe()} (schema {self.marts})"
+
+    def sql(self, text: str) -> str:
+        """`text` with {marts}, {intermediate} and {raw} as quoted schema names."""
+        return text.format(
+            marts=quote_ident(self.marts),
+            intermediate=quote_ident(self.intermediate),
+            raw=quote_ident(self.raw),
+        )
+
+    def query(self, text: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """Run one read-only query; NoData when the warehouse or a table is missing."""
+        sql = self.sql(text)
+        try:
+            with connect(self.target, read_only=True) as db:
+                if db.kind == "postgres":
+                    sql = sql.replace("?", "%s")
+                try:
+                    names, rows = db.fetch(sql, params)
+                except Exception as exc:  # noqa: BLE001 - the engines' own error classes
+                    if _is_missing_table(exc):
+                        _rollback(db)
+                        raise NoData(f"a table is missing in {self.describe()}") from None
+                    raise
+        except ToolError as exc:
+            raise NoData(str(exc)) from None
+        return pd.DataFrame.from_records(rows, columns=names)
+
+    def tables(self, schema: str) -> set[str]:
+        try:
+            with connect(self.target, read_only=True) as db:
+                return set(db.tables(schema))
+        except ToolError as exc:
+            raise NoData(str(exc)) from None
+
+
+def _is_missing_table(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "does not exist" in text or "catalog error" in text
+
+
+def _rollback(db: Any) -> None:
+    rollback = getattr(db.conn, "rollback", None)
+    if rollback is not None and db.kind == "postgres":
+        rollback()
+
+
+# Deals created in the range, in the regions, with their account's columns.
+# Placeholders: start, end (exclusive), every region?, regions.
+DEALS_IN_SCOPE = """
+    select
+        d.deal_id,
+        d.deal_name,
+        d.deal_size,
+        d.deal_stage,
+        d.probability_of_closure,
+        d.created_at,
+        d.updated_at,
+        a.account_id,
+        a.account_name,
+        a.region,
+        a.industry
+    from {marts}.deals as d
+    inner join {marts}.accounts as a on d.account_id = a.account_id
+    where d.created_at >= ? and d.created_at < ?
+      and (? or a.region = any(cast(? as varchar[])))
+"""
+
+
+# ------------------------------------------------------------------ the sidebar
+
+
+def data_span(wh: Warehouse) -> tuple[date, date] | None:
+    """First deal's creation day to the last change's day; None without deals."""
+    frame = wh.query(
+        "select min(created_at) as first_at,"
+        " max(case when updated_at > created_at then updated_at else created_at end)"
+        " as last_at from {marts}.deals"
+    )
+    first, last = frame.iloc[0]["first_at"], frame.iloc[0]["last_at"]
+    if first is None or pd.isna(first):
+        return None
+    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
+
+
+def regions(wh: Warehouse) -> list[str]:
+    frame = wh.query("select distinct region from {marts}.accounts order by region")
+    return [str(value) for value in frame["region"]]
+
+
+def owner_column(wh: Warehouse) -> str | None:
+    """The mart column naming a deal's owner, when a mart has one (none does yet)."""
+    return None
+
+
+# ------------------------------------------------------------------ overview
+
+
+def overview(wh: Warehouse, flt: Filters) -> dict[str, Any]:
+    """Pipeline value and win rate of the deals created in the range, deals won
+    and lost in the reporting month, and deals per stage."""
+    frame = wh.query(
+        f"""
+        with scoped as ({DEALS_IN_SCOPE})
+        select
+            count(*) as deals,
+            count(*) filter (where deal_stage in {_OPEN}) as open_deals,
+            coalesce(sum(deal_size) filter (where deal_stage in {_OPEN}), 0)
+                as pipeline_value,
+            count(*) filter (where deal_stage = '{WON}') as won_deals,
+            count(*) filter (where deal_stage = '{LOST}') as lost_deals
+        from scoped
+        """,
+        flt.params(),
+    )
+    kpis = {name: _plain(value) for name, value in frame.iloc[0].items()}
+    closed = kpis["won_deals"] + kpis["lost_deals"]
+    kpis["win_rate"] = kpis["won_deals"] / closed if closed else None
+    kpis.update(closed_in_month(wh, flt))
+    kpis["by_stage"] = deals_by_stage(wh, flt)
+    return kpis
+
+
+def closed_in_month(wh: Warehouse, flt: Filters) -> dict[str, Any]:
+    """Deals won and lost in the reporting month, whenever they were created.
+
+    The marts have no close date yet: a closed deal's last change
+    (`updated_at`) stands for it, which the page says.
+    """
+    month_end = (pd.Timestamp(flt.month) + pd.offsets.MonthBegin(1)).date()
+    frame = wh.query(
+        f"""
+        select
+            count(*) filter (where d.deal_stage = '{WON}') as won_in_month,
+            coalesce(sum(d.deal_size) filter (where d.deal_stage = '{WON}'), 0)
+                as won_value_in_month,
+            count(*) filter (where d.deal_stage = '{LOST}') as lost_in_month,
+            coalesce(sum(d.deal_size) filter (where d.deal_stage = '{LOST}'), 0)
+                as lost_value_in_month
+        from {{marts}}.deals as d
+        inner join {{marts}}.accounts as a on d.account_id = a.account_id
+        where d.updated_at >= ? and d.updated_at < ?
+          and (? or a.region = any(cast(? as varchar[])))
+        """,
+        [flt.month, month_end, not flt.regions, list(flt.regions)],
+    )
+    return {name: _plain(value) for name, value in frame.iloc[0].items()}
+
+
+def deals_by_stage(wh: Warehouse, flt: Filters) -> pd.DataFrame:
+    frame = wh.query(
+        f"""
+        with scoped as ({DEALS_IN_SCOPE})
+        select deal_stage as stage, count(*) as deals,
+               coalesce(sum(deal_size), 0) as value
+        from scoped
+        group by deal_stage
+        """,
+        flt.params(),
+    )
+    order = {stage: i for i, stage in enumerate(STAGES)}
+    frame["order"] = frame["stage"].map(order)
+    frame = frame.sort_values("order").drop(columns="order").reset_index(drop=True)
+    frame["value"] = frame["value"].astype(float)
+    return frame
+
+
+# ------------------------------------------------------------------ deal value over time
+
+
+def value_over_time(wh: Warehouse, flt: Filters, grain: str, breakdown: str) -> pd.DataFrame:
+    """`deal_aggregations` at one grain, per period and breakdown value.
+
+    `grain` is a key of GRAINS, `breakdown` a key of BREAKDOWNS (fixed lists:
+    the column name is never user text). Periods are those that overlap the
+    range. Accounts beyond the top TOP_ACCOUNTS add up to one line.
+    """
+    label = BREAKDOWNS[breakdown]
+    frame = wh.query(
+        f"""
+        with periods as (
+            select
+                g.aggregation_date as period,
+                {label} as label,
+                a.account_id,
+                g.total_deal_size,
+                g.deal_count
+            from {{marts}}.deal_aggregations as g
+            inner join {{marts}}.accounts as a on g.account_id = a.account_id
+            where g.aggregation_type = ?
+              and g.aggregation_date >= ? and g.aggregation_date <= ?
+              and (? or a.region = any(cast(? as varchar[])))
+        )
+        select period, label, sum(total_deal_size) as value, sum(deal_count) as deals
+        from periods
+        group by period, label
+        order by period, label
+        """,
+        [GRAINS[grain], period_start(flt.start, grain), flt.end, not flt.regions,
+         list(flt.regions)],
+    )
+    frame["value"] = frame["value"].astype(float)
+    frame["deals"] = frame["deals"].astype(int)
+    if breakdown == "Account" and not frame.empty:
+        totals = frame.groupby("label")["value"].sum().sort_values(ascending=False)
+        keep = set(totals.index[:TOP_ACCOUNTS])
+        frame["label"] = frame["label"].where(frame["label"].isin(keep), OTHER_ACCOUNTS)
+        frame = frame.groupby(["period", "label"], as_index=False)[["value", "deals"]].sum()
+    frame["period"] = pd.to_datetime(frame["period"])
+    return frame
+
+
+def period_start(day: date, grain: str) -> date:
+    """The first day of the period `day` falls in: itself, its Monday, its first."""
+    if grain == "Week":
+        return day - timedelta(days=day.weekday())
+    if grain == "Month":
+        return day.replace(day=1)
+    return day
+
+
+# ------------------------------------------------------------------ accounts
+
+
+def top_accounts(wh: Warehouse, flt: Filters, limit: int = 10) -> pd.DataFrame:
+    """Accounts by value of their deals created in the range (ties: by name)."""
+    frame = wh.query(
+        f"""
+        with scoped as ({DEALS_IN_SCOPE})
+        select
+            account_id,
+            account_name as account,
+            region,
+            industry,
+            count(*) as deals,
+            coalesce(sum(deal_size), 0) as deal_value,
+            coalesce(sum(deal_size) filter (where deal_stage in {_OPEN}), 0) as pipeline,
+            coalesce(sum(deal_size) filter (where deal_stage = '{WON}'), 0) as won
+        from scoped
+        group by account_id, account_name, region, industry
+        order by deal_value desc, account_name
+        limit ?
+        """,
+        [*flt.params(), limit],
+    )
+    for column in ("deal_value", "pipeline", "won"):
+        frame[column] = frame[column].astype(float)
+    return frame
+
+
+def accounts_by(wh: Warehouse, flt: Filters, column: str) -> pd.DataFrame:
+    """Accounts, their value and their deals' value per region or industry."""
+    if column not in ("region", "industry"):
+        raise ValueError(f"no breakdown by {column}")
+    frame = wh.query(
+        f"""
+        with scoped as ({DEALS_IN_SCOPE}),
+        deal_value as (
+            select account_id, sum(deal_size) as deal_value, count(*) as deals
+            from scoped group by account_id
+        )
+        select
+            a.{column} as {column},
+            count(*) as accounts,
+            sum(a.account_value) as account_value,
+            coalesce(sum(v.deals), 0) as deals,
+            coalesce(sum(v.deal_value), 0) as deal_value
+        from {{marts}}.accounts as a
+        left join deal_value as v on a.account_id = v.account_id
+        where (? or a.region = any(cast(? as varchar[])))
+        group by a.{column}
+        order by deal_value desc, {column}
+        """,
+        [*flt.params(), not flt.regions, list(flt.regions)],
+    )
+    for name in ("account_value", "deal_value"):
+        frame[name] = frame[name].astype(float)
+    frame["deals"] = frame["deals"].astype(int)
+    return frame
+
+
+def account_choices(wh: Warehouse, flt: Filters) -> dict[int, str]:
+    """account_id -> "name (id), region, industry" of the accounts in the regions.
+    Names are not unique in a CRM: the id is what a choice stands for."""
+    frame = wh.query(
+        "select account_id, account_name, region, industry from {marts}.accounts"
+        " where (? or region = any(cast(? as varchar[]))) order by account_name, account_id",
+        [not flt.regions, list(flt.regions)],
+    )
+    return {
+        int(row.account_id): f"{row.account_name} ({row.account_id}), {row.region}, "
+        f"{row.industry}"
+        for row in frame.itertuples()
+    }
+
+
+def account_detail(wh: Warehouse, account_id: int) -> tuple[dict[str, Any], pd.DataFrame]:
+    """One account and every one of its deals, newest first."""
+    account = wh.query(
+        "select account_id, account_name, region, industry, account_value, created_at"
+        " from {marts}.accounts where account_id = ?",
+        [account_id],
+    )
+    if account.empty:
+        raise NoData(f"no account {account_id}")
+    row = {key: _plain(value) for key, value in account.iloc[0].items()}
+    deals = wh.query(
+        "select deal_id, deal_name, deal_stage, deal_size, probability_of_closure,"
+        " created_at, updated_at from {marts}.deals where account_id = ?"
+        " order by created_at desc, deal_id",
+        [row["account_id"]],
+    )
+    deals["deal_size"] = deals["deal_size"].astype(float)
+    return row, deals
+
+
+# ------------------------------------------------------------------ data quality
+
+
+def rejected_by_reason(wh: Warehouse) -> pd.DataFrame:
+    """Rejected records per entity and reason, `duplicate_of:<id>` counted as one reason."""
+    return wh.query(
+        """
+        with reasons as (
+            select
+                entity,
+                case when starts_with(reason, 'duplicate_of:') then 'duplicate_of'
+                    else reason end as reason
+            from {marts}.rejected_records
+        )
+        select entity, reason, count(*) as records
+        from reasons
+        group by entity, reason
+        order by entity, records desc, reason
+        """
+    )
+
+
+def record_fates(wh: Warehouse) -> pd.DataFrame:
+    """Per entity: records kept in a mart, rejected, and deleted in the CRM."""
+    frame = wh.query(
+        """
+        select
+            entity,
+            count(*) filter (where record_status = 'kept') as kept,
+            count(*) filter (where record_status = 'rejected') as rejected,
+            count(*) filter (where record_status = 'deleted') as deleted
+        from {intermediate}.int_records_classified
+        group by entity
+        order by entity
+        """
+    )
+    frame["entity"] = frame["entity"].map(lambda e: ENTITIES.get(e, e))
+    return frame
+
+
+def last_sync(wh: Warehouse) -> datetime | None:
+    """When the extractor's last load finished (dlt's `_dlt_loads`), naive UTC."""
+    frame = wh.query("select max(inserted_at) as at from {raw}._dlt_loads where status = 0")
+    value = frame.iloc[0]["at"]
+    if value is None or pd.isna(value):
+        return None
+    stamp = pd.Timestamp(value)
+    return (stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp).to_pydatetime()
+
+
+def source_freshness(wh: Warehouse) -> pd.DataFrame:
+    """Per raw entity table: the last load and the CRM's newest change."""
+    parts = [
+        f"select '{entity}' as entity, count(*) as records, max(_extracted_at) as loaded_at,"
+        f" max(updated_at) as newest_change from {{raw}}.{entity}"
+        for entity in ENTITIES
+    ]
+    frame = wh.query(" union all ".join(parts))
+    frame["entity"] = frame["entity"].map(ENTITIES)
+    for column in ("loaded_at", "newest_change"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)
+    return frame
+
+
+def _plain(value: Any) -> Any:
+    """numpy/Decimal scalars as plain Python numbers."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    if type(value).__name__ == "Decimal":
+        return float(value)
+    return value

@@ -1,0 +1,239 @@
+"""Every page of the dashboard run by Streamlit's AppTest on marts that dbt
+built from the sandbox: the figures shown equal SQL on the marts, filters
+change them as they should, and empty or missing marts say "No data yet"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
+PAGES = ("pages/overview.py", "pages/deal_value.py", "pages/accounts.py",
+         "pages/data_quality.py")
+OPEN = "('Prospecting', 'Negotiation')"
+
+Sql = Callable[..., list[tuple[Any, ...]]]
+
+
+@pytest.fixture
+def sql(marts_duckdb: Path) -> Sql:
+    def run(query: str, *params: Any) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(marts_duckdb), read_only=True) as con:
+            return con.execute(query, list(params)).fetchall()
+
+    return run
+
+
+@pytest.fixture
+def app(marts_duckdb: Path, dashboard_env: Any) -> AppTest:
+    dashboard_env(marts_duckdb)
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def open_page(app: AppTest, page: str) -> AppTest:
+    app.switch_page(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def money(value: Decimal | float | None) -> str:
+    return f"{value or 0:,.2f}"
+
+
+def table(app: AppTest, first_column: str) -> list[tuple[Any, ...]]:
+    """The rows of the dataframe whose first column is `first_column`."""
+    for frame in app.dataframe:
+        value = frame.value
+        if list(value.columns)[0] == first_column:
+            return [tuple(row) for row in value.itertuples(index=False)]
+    raise AssertionError(f"no table starting with {first_column!r}")
+
+
+def test_overview_figures_equal_the_marts(app: AppTest, sql: Sql) -> None:
+    open_page(app, PAGES[0])
+    shown = metrics(app)
+    [(pipeline, open_deals)] = sql(
+        f"select sum(deal_size), count(*) from marts.deals where deal_stage in {OPEN}")
+    [(won, lost)] = sql("select count(*) filter (where deal_stage = 'Closed-Won'),"
+                        " count(*) filter (where deal_stage = 'Closed-Lost') from marts.deals")
+    [(month,)] = sql("select date_trunc('month', max(greatest(created_at, updated_at)))"
+                     " from marts.deals")
+    [(won_month, won_value, lost_month, lost_value)] = sql(
+        "select count(*) filter (where deal_stage = 'Closed-Won'),"
+        " sum(deal_size) filter (where deal_stage = 'Closed-Won'),"
+        " count(*) filter (where deal_stage = 'Closed-Lost'),"
+        " sum(deal_size) filter (where deal_stage = 'Closed-Lost')"
+        " from marts.deals where date_trunc('month', updated_at) = ?", month)
+    name = f"{month:%B %Y}"
+    assert shown["Pipeline value (USD)"] == money(pipeline)
+    assert shown["Open deals"] == f"{open_deals:,}"
+    assert shown["Win rate"] == f"{won / (won + lost):.1%}"
+    assert shown[f"Won in {name}"] == f"{won_month:,}"
+    assert shown[f"Won value in {name} (USD)"] == money(won_value)
+    assert shown[f"Lost in {name}"] == f"{lost_month:,}"
+    assert shown[f"Lost value in {name} (USD)"] == money(lost_value)
+    assert won_month > 0 and lost_month > 0
+    stages = sql("select deal_stage, count(*), sum(deal_size) from marts.deals"
+                 " group by deal_stage")
+    assert sorted(table(app, "Stage")) == sorted(
+        (stage, n, pytest.approx(float(value))) for stage, n, value in stages)
+
+
+def test_overview_region_filter(app: AppTest, sql: Sql) -> None:
+    open_page(app, PAGES[0])
+    app.multiselect(key="regions").set_value(["Europe"]).run()
+    [(pipeline, open_deals)] = sql(
+        "select sum(d.deal_size), count(*) from marts.deals as d"
+        " join marts.accounts as a using (account_id)"
+        f" where a.region = 'Europe' and d.deal_stage in {OPEN}")
+    shown = metrics(app)
+    assert shown["Pipeline value (USD)"] == money(pipeline)
+    assert shown["Open deals"] == f"{open_deals:,}"
+    [(everywhere,)] = sql(f"select count(*) from marts.deals where deal_stage in {OPEN}")
+    assert open_deals < everywhere
+
+
+def test_overview_date_range(app: AppTest, sql: Sql) -> None:
+    """A narrower range counts the deals created in it; its end month is the
+    month of won and lost deals."""
+    open_page(app, PAGES[0])
+    start, end = datetime(2024, 1, 1).date(), datetime(2024, 6, 30).date()
+    app.date_input(key="date_range").set_value((start, end)).run()
+    [(pipeline, won, lost)] = sql(
+        f"select sum(deal_size) filter (where deal_stage in {OPEN}),"
+        " count(*) filter (where deal_stage = 'Closed-Won'),"
+        " count(*) filter (where deal_stage = 'Closed-Lost')"
+        " from marts.deals where created_at >= ? and created_at < date '2024-07-01'", start)
+    [(won_june,)] = sql("select count(*) from marts.deals where deal_stage = 'Closed-Won'"
+                        " and updated_at >= date '2024-06-01' and updated_at < date '2024-07-01'")
+    shown = metrics(app)
+    assert shown["Pipeline value (USD)"] == money(pipeline)
+    assert shown["Win rate"] == f"{won / (won + lost):.1%}"
+    assert shown["Won in June 2024"] == f"{won_june:,}"
+
+
+def test_owner_filter_is_disabled_until_a_mart_has_owners(app: AppTest) -> None:
+    owner = app.multiselect(key="owners")
+    assert owner.disabled
+    assert "No owner in the marts yet" in owner.placeholder
+
+
+def test_deal_value_over_time_per_grain_and_breakdown(app: AppTest, sql: Sql) -> None:
+    open_page(app, PAGES[1])
+    [(total, sized)] = sql("select sum(deal_size), count(deal_size) from marts.deals")
+    for grain, kind in (("Month", "monthly"), ("Week", "weekly"), ("Day", "daily")):
+        app.radio(key="grain").set_value(grain).run()
+        shown = metrics(app)
+        [(periods,)] = sql("select count(distinct aggregation_date) from"
+                           " marts.deal_aggregations where aggregation_type = ?", kind)
+        assert shown["Deal value (USD)"] == money(total), grain
+        assert shown["Deals with a size"] == f"{sized:,}"
+        assert shown[f"{grain}s with deals"] == f"{periods:,}"
+    per_industry = sql(
+        "select a.industry, sum(g.total_deal_size), sum(g.deal_count)"
+        " from marts.deal_aggregations as g join marts.accounts as a using (account_id)"
+        " where g.aggregation_type = 'monthly' group by a.industry")
+    app.radio(key="grain").set_value("Month").run()
+    app.radio(key="breakdown").set_value("Industry").run()
+    assert sorted(table(app, "Industry")) == sorted(
+        (name, pytest.approx(float(value)), n) for name, value, n in per_industry)
+    app.radio(key="breakdown").set_value("Account").run()
+    accounts = table(app, "Account")
+    assert accounts[-1][0] == "Other accounts"
+    assert len(accounts) == 9
+    assert sum(value for _, value, _ in accounts) == pytest.approx(float(total))
+
+
+def test_accounts_page(app: AppTest, sql: Sql) -> None:
+    open_page(app, PAGES[2])
+    top = sql(
+        "select a.account_id, a.account_name, sum(d.deal_size) as value, count(*)"
+        " from marts.deals as d join marts.accounts as a using (account_id)"
+        " group by all order by value desc, a.account_name limit 10")
+    shown = table(app, "Account id")
+    assert [(row[0], row[1], row[4]) for row in shown] == [
+        (account_id, name, n) for account_id, name, _, n in top]
+    assert [row[5] for row in shown] == [pytest.approx(float(v)) for *_, v, _ in top]
+    regions = sql(
+        "select region, count(*), sum(account_value) from marts.accounts group by region")
+    assert sorted(row[:3] for row in table(app, "Region")) == sorted(
+        (region, n, pytest.approx(float(value))) for region, n, value in regions)
+    # One account: the top one by default, any other when picked.
+    top_id = top[0][0]
+    [(deals_of_top,)] = sql("select count(*) from marts.deals where account_id = ?", top_id)
+    assert app.selectbox(key="account").value == top_id
+    assert metrics(app)["Deals"] == f"{deals_of_top:,}"
+    [(other, region, deals_of_other)] = sql(
+        "select a.account_id, a.region, count(d.deal_id) from marts.accounts as a"
+        " left join marts.deals as d using (account_id) where a.account_id <> ?"
+        " group by all order by a.account_id limit 1", top_id)
+    app.selectbox(key="account").set_value(other).run()
+    assert metrics(app)["Deals"] == f"{deals_of_other:,}"
+    assert metrics(app)["Region"] == region
+    assert len(table(app, "Deal id")) == deals_of_other
+
+
+def test_data_quality_page(app: AppTest, sql: Sql) -> None:
+    open_page(app, PAGES[3])
+    shown = metrics(app)
+    [(kept,)] = sql("select (select count(*) from marts.accounts)"
+                    " + (select count(*) from marts.contacts)"
+                    " + (select count(*) from marts.deals)")
+    [(rejected,)] = sql("select count(*) from marts.rejected_records")
+    [(deleted,)] = sql("select (select count(*) from raw.sales_accounts where is_deleted)"
+                       " + (select count(*) from raw.contacts where is_deleted)"
+                       " + (select count(*) from raw.deals where is_deleted)")
+    [(synced,)] = sql("select max(inserted_at) from raw._dlt_loads where status = 0")
+    assert shown["Kept in the marts"] == f"{kept:,}"
+    assert shown["Rejected"] == f"{rejected:,}"
+    assert shown["Deleted in the CRM"] == f"{deleted:,}"
+    assert rejected > 0 and deleted > 0
+    assert shown["Last sync (UTC)"] == f"{synced.astimezone(UTC):%Y-%m-%d %H:%M}"
+    reasons = sql(
+        "select entity, case when reason like 'duplicate_of:%' then 'duplicate_of'"
+        " else reason end as r, count(*) from marts.rejected_records group by all")
+    assert sorted(table_rows(app, "Reason")) == sorted(reasons)
+    fresh = {row[0]: row for row in table_rows(app, "Status")}
+    assert set(fresh) == {"accounts", "contacts", "deals"}
+    assert all(row[4] == "fresh" for row in fresh.values())
+
+
+def table_rows(app: AppTest, column: str) -> list[tuple[Any, ...]]:
+    """The rows of the dataframe that has a column named `column`."""
+    for frame in app.dataframe:
+        if column in frame.value.columns:
+            return [tuple(row) for row in frame.value.itertuples(index=False)]
+    raise AssertionError(f"no table with a column {column!r}")
+
+
+def test_empty_marts_say_no_data_yet(empty_marts_duckdb: Path, dashboard_env: Any) -> None:
+    dashboard_env(empty_marts_duckdb)
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    for page in PAGES:
+        open_page(app, page)
+        texts = [info.value for info in app.info]
+        assert any(text.startswith("No data yet") for text in texts), (page, texts)
+        assert not app.metric or page == PAGES[3], page
+    # The empty CRM was synced: the data quality page still shows when.
+    assert "Last sync (UTC)" in metrics(app)
+
+
+def test_missing_warehouse_says_no_data_yet(tmp_path: Path, dashboard_env: Any) -> None:
+    dashboard_env(tmp_path / "not-built.duckdb")
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    for page in PAGES:
+        open_page(app, page)
+        texts = [info.value for info in app.info]
+        assert any("not-built.duckdb does not exist" in text for text in texts), (page, texts)
+    assert not (tmp_path / "not-built.duckdb").exists()
