@@ -31,3 +31,31 @@ renamed as (
 
 select * from renamed
 {%- endmacro %}
+
+{#-
+    raw_timestamp_or_null(raw_columns, field, source_alias): a raw column
+    outside the preset map (same field under every preset) as a naive UTC
+    timestamp: converted directly when the extractor declared it
+    time-zone-aware, parsed with crm_try_cast when it arrived as text (a
+    value that does not parse becomes NULL), NULL when the raw table has no
+    such column (a CRM that never sent it; the extractor does not declare
+    it). Used for `stage_updated_time`.
+-#}
+{% macro raw_timestamp_or_null(raw_columns, field, source_alias='source') -%}
+    {%- set aware = ['timestamp with time zone', 'timestamptz'] -%}
+    {%- if target.type == 'spark' -%}
+        {%- do aware.append('timestamp') -%}
+    {%- endif -%}
+    {%- set found = [] -%}
+    {%- for col in raw_columns if col.name | lower == field | lower -%}
+        {%- do found.append(col.dtype | lower) -%}
+    {%- endfor -%}
+    {%- if not found -%}
+        cast(null as {{ dbt.type_timestamp() }})
+    {%- elif found[0] in aware -%}
+        {{ to_utc_naive(source_alias ~ '.' ~ field) }}
+    {%- else -%}
+        {{ crm_try_cast(clean_text('cast(' ~ source_alias ~ '.' ~ field
+            ~ ' as ' ~ dbt.type_string() ~ ')'), 'timestamp') }}
+    {%- endif -%}
+{%- endmacro %}

@@ -28,6 +28,14 @@ renamed as (
             as probability_of_closure,
         {{ preset_text(entity, 'deal_stage') }} as deal_stage_label,
         {{ preset_text(entity, 'account_id') }} as account_id_text,
+        source.deal_stage_id,
+        deal_stage.forecast_type as stage_forecast_type,
+        source.deal_pipeline_id,
+        source.owner_id,
+        source.expected_close as expected_close_date,
+        source.closed_date,
+        {{ raw_timestamp_or_null(raw_columns, 'stage_updated_time') }}
+            as stage_updated_at,
         {{ preset_timestamp_columns(entity, 'created_at', raw_columns) }},
         {{ preset_timestamp_columns(entity, 'updated_at', raw_columns) }},
         {%- for column in cast_columns %}
@@ -36,6 +44,9 @@ renamed as (
         {%- endfor %}
         source._extracted_at as extracted_at
     from source
+    -- the stage's forecast type (Open, Won, Lost), under every preset
+    left join {{ selectors['deal_stages'] }} as deal_stage
+        on source.deal_stage_id = deal_stage.id
     {{- preset_selector_joins(entity, selectors) }}
 ),
 
@@ -55,6 +66,13 @@ casted as (
         account_id_text,
         account_id_is_variant,
         {{ crm_try_cast('account_id_text', 'bigint') }} as account_id,
+        deal_stage_id,
+        stage_forecast_type,
+        deal_pipeline_id,
+        owner_id,
+        expected_close_date,
+        closed_date,
+        stage_updated_at,
         created_at_text,
         created_at_is_variant,
         {{ preset_timestamp_cast(entity, 'created_at', raw_columns) }}
@@ -76,6 +94,13 @@ final as (
         probability_of_closure,
         deal_stage_label,
         account_id,
+        deal_stage_id,
+        stage_forecast_type,
+        deal_pipeline_id,
+        owner_id,
+        expected_close_date,
+        closed_date,
+        stage_updated_at,
         created_at,
         updated_at,
         is_deleted,
