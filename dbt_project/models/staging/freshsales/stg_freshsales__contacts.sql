@@ -25,6 +25,7 @@ renamed as (
         lower({{ preset_text(entity, 'email') }}) as email,
         {{ preset_text(entity, 'job_title') }} as job_title,
         {{ preset_text(entity, 'lead_source') }} as lead_source_label,
+        source.sales_account_id,
         {{ preset_text(entity, 'last_contact_date') }}
             as last_contact_date_text,
         {{ preset_timestamp_columns(entity, 'created_at', raw_columns) }},
@@ -48,6 +49,7 @@ casted as (
         email,
         job_title,
         lead_source_label,
+        sales_account_id,
         last_contact_date_text,
         last_contact_date_is_variant,
         {{ crm_try_cast('last_contact_date_text', 'date') }}
@@ -73,6 +75,7 @@ final as (
         email,
         job_title,
         lead_source_label,
+        sales_account_id,
         last_contact_date,
         created_at,
         updated_at,
