@@ -219,6 +219,8 @@ class Store:
         """Store a changed record (lock held) and move it in every view; ``gone``: a
         deleted task, appointment or activity, which leaves every filter."""
         self._stamp(record)
+        if entity == "deals" and self._stage_moved(index, record):
+            record["stage_updated_time"] = record["updated_at"]
         self._seq += 1
         self.overlay[entity][index] = record
         if gone:
@@ -232,6 +234,12 @@ class Store:
             member = not gone and self.is_member(entity, key, record)
             view.place(index, self._seq, member, created)
         return record
+
+    def _stage_moved(self, index: int, record: dict[str, Any]) -> bool:
+        """A known deal whose stage changes (Freshsales then moves stage_updated_time)."""
+        known = index in self.overlay["deals"] or index < self.gen.sizes["deals"]
+        before = self.get("deals", index).get("deal_stage_id") if known else None
+        return known and before != record.get("deal_stage_id")
 
     def _copy(self, entity: str, index: int) -> dict[str, Any]:
         rec = dict(self.get(entity, index))
