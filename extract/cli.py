@@ -45,8 +45,9 @@ def register(subparsers: Any) -> None:
     """The `run` subcommand: extract the CRM into the raw schema."""
     parser = subparsers.add_parser(
         "run", help="extract the CRM (or the demo sandbox) into the raw schema",
-        description="Copy Freshsales accounts, contacts, deals and selector lists into "
-        "the raw schema, incrementally. Without a CRM (CRM_BASE_URL, or "
+        description="Copy Freshsales accounts, contacts, deals, leads, tasks, appointments, "
+        "sales activities and selector lists into the raw schema, incrementally. "
+        "Without a CRM (CRM_BASE_URL, or "
         "sources.freshsales.base_url in dlt's config) the demo sandbox is used. "
         f"Exit codes: 0 done, 1 failed, 2 bad input, {EXIT_BUDGET} stopped on the CRM's "
         "request budget (what was read is loaded; the next run continues).",
@@ -70,7 +71,23 @@ def register(subparsers: Any) -> None:
                         "reset is further away the run stops with exit code "
                         f"{EXIT_BUDGET} and the next run continues where it stopped "
                         "(default: .dlt/config.toml max_rate_limit_wait_s, 120)")
+    parser.add_argument("--objects", type=_objects, default=None, metavar="NAMES",
+                        help="comma-separated raw tables to load, e.g. tasks,appointments,deals "
+                        "(default: [sources.freshsales] objects in .dlt/config.toml, else all)")
+    parser.add_argument("--full-sweep", action="store_true",
+                        help="read tasks, appointments and sales activities in full and mark "
+                        "deleted what they no longer hold (else done every "
+                        "sweep_interval_hours, 24)")
     parser.set_defaults(func=run_command)
+
+
+def _objects(value: str) -> list[str]:
+    from extract.config import ConfigError, parse_objects
+
+    try:
+        return parse_objects(value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--objects: ")) from None
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -89,6 +106,7 @@ def run_command(args: argparse.Namespace) -> int:
         full_refresh=args.full_refresh, pipelines_dir=args.pipelines_dir,
         progress=not args.quiet, concurrency=args.concurrency,
         max_wait_s=args.max_wait, notify=lambda line: print(f"note: {line}", file=sys.stderr),
+        objects=args.objects, full_sweep=args.full_sweep,
     )
     if account is not None:
         args._secrets = (account.api_key, settings.pg.password)

@@ -343,3 +343,48 @@ def _dlt_value(name: str, secret: bool) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise ConfigError(f"{name} must be a string (in quotes)")
+
+
+# ---------------------------------------------------------------- what to extract
+
+DLT_OBJECTS = "sources.freshsales.objects"
+
+
+def objects_setting(value: Any = None, from_dlt: bool = True) -> list[str] | None:
+    """The raw tables to extract, or None for all of them.
+
+    `value` (the CLI's `--objects`, a list or comma-separated text) wins; else
+    dlt's `sources.freshsales.objects` (`[sources.freshsales] objects = [...]`
+    in `.dlt/config.toml`, or SOURCES__FRESHSALES__OBJECTS="tasks,deals"),
+    when `from_dlt`. An unknown name is a ConfigError listing the known ones.
+    """
+    where = "--objects"
+    if value is None and from_dlt:
+        import dlt
+
+        value, where = dlt.config.get(DLT_OBJECTS), DLT_OBJECTS
+    if value is None:
+        return None
+    return parse_objects(value, where)
+
+
+def parse_objects(value: Any, where: str = "--objects") -> list[str]:
+    """`tasks,deals` (or a list of names) -> ["tasks", "deals"]; ConfigError on
+    an unknown name or an empty list."""
+    from extract.freshsales.settings import OBJECTS
+
+    if isinstance(value, str):
+        names = [part.strip() for part in value.split(",")]
+    elif isinstance(value, list | tuple):
+        names = [str(part).strip() for part in value]
+    else:
+        raise ConfigError(f"{where} must be a list of names or comma-separated text")
+    names = list(dict.fromkeys(name for name in names if name))
+    unknown = [name for name in names if name not in OBJECTS]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown object(s) {', '.join(repr(n) for n in unknown)}; "
+            f"known: {', '.join(OBJECTS)}")
+    if not names:
+        raise ConfigError(f"{where} names no object; known: {', '.join(OBJECTS)}")
+    return names

@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ from extract.checks import (
     check_postgres,
     raw_parquet_url,
 )
-from extract.config import REPO_ROOT, PgSettings
+from extract.config import REPO_ROOT, PgSettings, objects_setting
 from extract.errors import (
     BudgetStopped,
     DestinationUnavailable,
@@ -126,6 +126,8 @@ def run_extract(
     bucket_url: str | Path | None = None,
     max_wait_s: float | None = None,
     notify: Callable[[str], None] | None = None,
+    objects: Sequence[str] | str | None = None,
+    full_sweep: bool = False,
 ) -> dict[str, Any]:
     """Extract the CRM at `base_url` into `dataset`; return the run summary.
 
@@ -137,6 +139,13 @@ def run_extract(
     the longest the run waits for the CRM's request budget to reset before it
     stops with BudgetStopped. `notify` receives one-line notes as they happen
     (a reset destination, a package moved aside); they are in the summary too.
+    `objects` names the raw tables to load (a list, or comma-separated;
+    default: dlt's `sources.freshsales.objects`, else every one), selected
+    with dlt's `with_resources`; `source_options` `entities`/`selectors` (the
+    write-back re-sync) narrow the source itself and then win over the
+    setting. `full_sweep` reads the lists without views (tasks,
+    appointments, sales activities) in full and marks deleted what they no
+    longer hold.
     """
     if destination not in DESTINATIONS:
         raise ExtractError(f"destination must be one of {', '.join(DESTINATIONS)}")
@@ -144,6 +153,9 @@ def run_extract(
         raise ExtractError("CRM_BASE_URL is not set (and no sandbox was started)")
     if not api_key:
         raise ExtractError("CRM_API_TOKEN is not set")
+    narrowed = bool(source_options) and any(
+        k in (source_options or {}) for k in ("entities", "selectors"))
+    selected = objects_setting(objects, from_dlt=not narrowed)
     started = time.monotonic()
     started_at = datetime.now(UTC)
     dest, target, lock_path, workdir, preflight = _destination(
@@ -165,15 +177,24 @@ def run_extract(
             pipeline, crm_key or base_url.rstrip("/"), note, target,
         )
         mark_target(pipeline, target)
+        if pipeline.default_schema_name:  # raw exists: sweeps compare their ids with it
+            ctx.raw_sql = pipeline.sql_client()
         options = dict(source_options or {})
         if concurrency is not None:
             options["concurrency"] = concurrency
         if max_wait_s is not None:
             options["max_rate_limit_wait_s"] = max_wait_s
+        if full_sweep:
+            options["full_sweep"] = True
         try:
             source = freshsales_source(
                 base_url=base_url, api_key=api_key, crm_key=crm_key, context=ctx, **options,
             )
+            if selected is not None:
+                source = source.with_resources(*[n for n in selected if n in source.resources])
+            if ctx.setup is not None:  # views and selector lists, before any page is read
+                for table in ctx.setup.prepare(source.selected_resources):
+                    source.resources[table].selected = False
         except RateLimitExhausted as exc:  # while looking up views: nothing read yet
             ctx.fail("views", exc)
             raise BudgetStopped(budget_message(ctx)) from None
@@ -191,7 +212,8 @@ def run_extract(
                     raise ExtractError(message) from exc
                 raise
         summary = summarize(pipeline, ctx, destination, dataset, base_url, crm_key, started,
-                           started_at, finished, refresh, row_counts)
+                           started_at, finished, refresh, row_counts,
+                           list(source.selected_resources))
     if ctx.errors:
         raise ExtractError("; ".join(ctx.errors), summary)
     if ctx.budget_stops:

@@ -60,11 +60,11 @@ def raw_counts(pipeline: dlt.Pipeline, tables: list[str],
 def summarize(
     pipeline: dlt.Pipeline, ctx: RunContext, destination: str, dataset: str, base_url: str,
     crm_key: str | None, started: float, started_at: datetime, finished: int,
-    full_refresh: bool, row_counts: dict[str, int],
+    full_refresh: bool, row_counts: dict[str, int], selected: list[str] | None = None,
 ) -> dict[str, Any]:
     stats = ctx.stats
     duration = time.monotonic() - started
-    tables = list(fs_settings.ENTITIES) + [t for t, _ in fs_settings.SELECTORS.values()]
+    tables = list(fs_settings.OBJECTS)
     fetched = sum(stats.records.values())
     return {
         "destination": destination,
@@ -75,8 +75,11 @@ def summarize(
         "full_refresh": full_refresh,
         "started_at": started_at.isoformat(),
         "duration_s": round(duration, 3),
+        "objects": [t for t in tables if selected is None or t in selected],
         "views": dict(ctx.views),
         "scan_mode": dict(ctx.scans),
+        "lists": list_reports(ctx),
+        "skipped": dict(ctx.skipped),
         "list_requests": dict(stats.list_requests),
         "list_requests_total": sum(stats.list_requests.values()),
         "requests_total": stats.requests,
@@ -108,6 +111,25 @@ def summarize(
     }
 
 
+def list_reports(ctx: RunContext) -> dict[str, dict[str, Any]]:
+    """Per list without views (tasks, ...): swept or read incrementally, its list
+    requests, whether the sweep was complete and how many rows it marked deleted."""
+    reports: dict[str, dict[str, Any]] = {}
+    for entity in fs_settings.LIST_ENDPOINTS:
+        if entity not in ctx.views:
+            continue
+        sweep = ctx.sweeps.get(entity, {})
+        requests = sum(n for view, n in ctx.stats.list_requests.items()
+                       if view.split("/", 1)[0] == entity)
+        reports[entity] = {
+            "read": "swept" if sweep.get("swept") else "incremental",
+            "list_requests": requests,
+            "sweep_complete": bool(sweep.get("complete")),
+            "marked_deleted": int(sweep.get("marked_deleted", 0)),
+        }
+    return reports
+
+
 def step_durations(trace: Any) -> dict[str, float]:
     """Seconds spent in each dlt step (extract, normalize, load) of the last run."""
     durations: dict[str, float] = {}
@@ -133,7 +155,17 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
     for table, count in summary["raw_counts"].items():
         loaded = summary["rows_loaded"].get(table, 0)
-        lines.append(f"  {table:<16} {count:>10,} rows in raw  ({loaded:,} written this run)")
+        lines.append(f"  {table:<23} {count:>10,} rows in raw  ({loaded:,} written this run)")
+    for module, why in summary.get("skipped", {}).items():
+        lines.append(f"  {module}: skipped, {why}")
+    for entity, report in summary.get("lists", {}).items():
+        how = report["read"]
+        if how == "swept":
+            how = ("swept in full" if report["sweep_complete"]
+                   else "sweep incomplete, nothing marked deleted")
+        marked = (f", {report['marked_deleted']:,} marked deleted"
+                  if report["marked_deleted"] else "")
+        lines.append(f"  {entity}: {how} ({report['list_requests']:,} list requests{marked})")
     lines.append(
         f"  requests {summary['requests_total']:,} (list {summary['list_requests_total']:,}), "
         f"retries {summary['retries']} (429: {summary['status_429']}, "
@@ -145,5 +177,5 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  text values cleaned of NUL bytes: {summary['nul_cleaned']}")
     for view, count in sorted(summary["list_requests"].items()):
         mode = summary["scan_mode"].get(view, "")
-        lines.append(f"    {view:<32} {count:>6,} list requests  {mode}")
+        lines.append(f"    {view:<34} {count:>6,} list requests  {mode}")
     return "\n".join(lines)

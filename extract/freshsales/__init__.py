@@ -1,21 +1,28 @@
-"""dlt source for Freshsales (Freshworks CRM): accounts, contacts, deals, selectors.
+"""dlt source for Freshsales (Freshworks CRM): accounts, contacts, deals, leads,
+tasks, appointments, sales activities and the selector lists.
 
-Entities are read through their views, newest first, and merged on `id`;
-selector lists are replaced on every run. Settings (view names, includes,
-page size, concurrency) come from `[sources.freshsales]` in
-`.dlt/config.toml`; the URL and the token are passed by the runner.
+Modules with views (accounts, contacts, deals, leads) are read through them,
+newest first, and merged on `id`; the lists without views (tasks,
+appointments, sales activities) likewise per filter, with a periodic full
+sweep that marks deleted what it no longer finds; selector lists are replaced
+on every run. Settings (view names, includes, page size, concurrency, sweep
+interval) come from `[sources.freshsales]` in `.dlt/config.toml`; the URL and
+the token are passed by the runner. Every resource makes its requests only
+when it runs, so `source.with_resources(...)` costs only the selected ones.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 import dlt
+import orjson
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
@@ -25,6 +32,7 @@ from .client import (
     CrmClient,
     CrmError,
     MalformedAnswer,
+    NotFound,
     RateLimiter,
     RateLimitExhausted,
     RetryPolicy,
@@ -36,6 +44,7 @@ from .paging import (
     Position,
     View,
     ViewScan,
+    list_filters,
     list_views,
     parse_ts,
     pick_views,
@@ -65,7 +74,17 @@ class RunContext:
         self.errors: list[str] = []
         self.notes: list[str] = []
         self.views: dict[str, list[str]] = {}
-        self.scans: dict[str, str] = {}  # view key -> "full" | "incremental" | "resumed"
+        # view key -> "full" | "incremental" | "resumed" | "sweep"
+        self.scans: dict[str, str] = {}
+        # list (tasks, ...) -> {"swept": bool, "complete": bool, "marked_deleted": n}
+        self.sweeps: dict[str, dict[str, Any]] = {}
+        self.skipped: dict[str, str] = {}  # module -> why it was not read (no such module)
+        self.setup: _Setup | None = None  # set by freshsales_source; see prepare()
+        # A sql client of the destination, made by the runner before extraction
+        # (making one inside a running resource upsets dlt's config contexts):
+        # complete sweeps read the ids raw holds through it.
+        self.raw_sql: Any = None
+        self.raw_lock = threading.Lock()  # one resource at a time uses it
         self.budget_stops: dict[str, tuple[int, int]] = {}  # view key -> (page, of pages)
         self.budget_reset_s: float | None = None
         self._lock = threading.Lock()
@@ -110,12 +129,21 @@ def freshsales_source(
     request_connect_timeout_s: float = 5.0,
     record_format: str = "arrow",
     batch_rows: int = 1000,
+    sweep_interval_hours: float = settings.SWEEP_INTERVAL_HOURS,
+    full_sweep: bool = False,
     context: Any = None,
 ) -> Iterator[DltResource]:
     """Yield one merge resource per entity and one replace resource per selector.
 
+    `entities` (default: all of settings.ENTITIES) and `selectors` (default:
+    all of settings.SELECTORS) limit what the source holds; to pick among
+    them, use dlt's `source.with_resources(...)` by table name.
     `crm_key` names the CRM the cursors belong to (default: the base URL), so
     pointing the pipeline at another CRM starts that CRM with a full sync.
+    The lists without views (tasks, appointments, sales activities) are read
+    in full (a sweep, which marks deleted the rows it no longer finds) on
+    their first sync, when the last sweep is `sweep_interval_hours` old, or
+    with `full_sweep`; else incrementally.
     `context` (a RunContext) collects counters and per-view errors; without
     one, a view that cannot be read to the end raises (ViewFailed or
     RateLimitExhausted, inside dlt's PipelineStepFailed).
@@ -140,35 +168,34 @@ def freshsales_source(
         max_connections=concurrency * 4,
     )
     key = crm_key or client.base_url
-    views_by_entity = _resolve_views(
-        client, list(entities or settings.ENTITIES), {**settings.ALL_VIEWS, **(all_views or {})},
-        {**settings.FALLBACK_VIEWS, **(fallback_views or {})}, recycle_bin,
-    )
-    for entity, views in views_by_entity.items():
-        ctx.views[entity] = [v.name for v in views]
-        include = {**settings.INCLUDES, **(includes or {})}.get(entity, "")
+    wanted = list(entities or settings.ENTITIES)
+    for entity in wanted:
+        if entity not in settings.ENTITY_COLUMNS:
+            raise ValueError(f"unknown entity {entity!r}; known: {', '.join(settings.ENTITIES)}")
+    setup = _Setup(client, ctx, {**settings.ALL_VIEWS, **(all_views or {})},
+                   {**settings.FALLBACK_VIEWS, **(fallback_views or {})}, recycle_bin)
+    ctx.setup = setup
+    for entity in wanted:
+        if entity in settings.LIST_ENDPOINTS:
+            sweep = _SweepPolicy(sweep_interval_hours, full_sweep)
+            pages = _list_pages(client, ctx, key, entity, per_page, sweep, record_format,
+                                batch_rows)
+        else:
+            include = {**settings.INCLUDES, **(includes or {})}.get(entity, "")
+            pages = _entity_pages(setup, client, ctx, key, entity, include, per_page,
+                                  concurrency, record_format, batch_rows)
         yield dlt.resource(
-            _entity_pages(client, ctx, key, views, include, per_page, concurrency,
-                          record_format, batch_rows),
+            pages,
             name=entity,
             primary_key="id",
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
             columns=cast(TTableSchemaColumns, settings.ENTITY_COLUMNS[entity]),
             parallelized=True,
         )
-    # Selector lists are read before any resource runs: a list that cannot be
-    # read is left out of the run, so its raw table keeps its rows instead of
-    # being replaced by nothing (or raises, outside the runner).
-    wanted = list(selectors if selectors is not None else settings.SELECTORS)
-    with ThreadPoolExecutor(max_workers=max(1, min(len(wanted), concurrency))) as pool:
-        answers = list(pool.map(lambda name: _try_selector(client, name), wanted))
-    for selector, (rows, error) in zip(wanted, answers, strict=True):
+    for selector in (selectors if selectors is not None else settings.SELECTORS):
         table = settings.SELECTORS[selector][0]
-        if error is not None and ctx.defer_errors:
-            ctx.fail(f"selector/{selector}", error)
-            continue
         yield dlt.resource(
-            _selector_rows(client, selector, table, rows, error),
+            _selector_rows(setup, client, ctx, selector, table),
             name=table,
             primary_key="id",
             write_disposition="replace",
@@ -176,32 +203,97 @@ def freshsales_source(
         )
 
 
-def _resolve_views(
-    client: CrmClient, entities: list[str], all_views: dict[str, str],
-    fallback_views: dict[str, list[str]], recycle_bin: str,
-) -> dict[str, list[View]]:
-    for entity in entities:
-        if entity not in settings.ENTITY_COLUMNS:
-            raise ValueError(f"unknown entity {entity!r}; known: {', '.join(settings.ENTITIES)}")
-    with ThreadPoolExecutor(max_workers=max(1, len(entities))) as pool:
-        available = dict(zip(entities, pool.map(lambda e: list_views(client, e), entities),
-                             strict=True))
-    return {
-        entity: pick_views(entity, available[entity], all_views.get(entity),
-                           fallback_views.get(entity, []), recycle_bin)
-        for entity in entities
-    }
+class _Setup:
+    """What the resources need before they read: each module's views, and the
+    selector lists.
+
+    The runner calls `prepare()` with the selected resources before it
+    extracts: the views and lists are fetched then, concurrently, so a wrong
+    URL, a rejected token or a missing view fails before anything is read,
+    and a selector list that cannot be read is left out of the run (its raw
+    table keeps its rows instead of being replaced by nothing). Without
+    `prepare()` (a plain `pipeline.run()`), each resource fetches its own
+    when it runs, and raises.
+    """
+
+    def __init__(self, client: CrmClient, ctx: RunContext, all_views: dict[str, str],
+                 fallback_views: dict[str, list[str]], recycle_bin: str) -> None:
+        self.client = client
+        self.ctx = ctx
+        self.all_views = all_views
+        self.fallback_views = fallback_views
+        self.recycle_bin = recycle_bin
+        self._lock = threading.Lock()
+        self._views: dict[str, list[View]] = {}
+        self._selectors: dict[str, tuple[list[dict[str, Any]] | None, Exception | None]] = {}
+
+    def views(self, entity: str) -> list[View]:
+        """The views of a module, looked up by name once per run."""
+        with self._lock:
+            known = self._views.get(entity)
+        if known is not None:
+            return known
+        try:
+            available: dict[str, int] | None = list_views(self.client, entity)
+        except NotFound:
+            if entity not in settings.OPTIONAL_MODULES:
+                raise
+            why = f"the CRM has no {entity} module ({entity}/filters answered 404)"
+            self.ctx.skipped[entity] = why
+            self.ctx.note(f"{entity}: skipped, {why}")
+            available = None
+        views = [] if available is None else pick_views(
+            entity, available, self.all_views.get(entity),
+            self.fallback_views.get(entity, []), self.recycle_bin)
+        with self._lock:
+            self._views[entity] = views
+            self.ctx.views[entity] = [v.name for v in views]
+        return views
+
+    def selector(self, name: str) -> tuple[list[dict[str, Any]] | None, Exception | None]:
+        """A selector list (or the error that stopped it), read once per run."""
+        with self._lock:
+            known = self._selectors.get(name)
+        if known is None:
+            known = _try_selector(self.client, name)
+            with self._lock:
+                self._selectors[name] = known
+        return known
+
+    def prepare(self, tables: Iterable[str]) -> list[str]:
+        """Fetch the views and selector lists `tables` need, before extraction.
+
+        Raises what a view lookup raises (CrmError); returns the selector
+        tables whose list could not be read (recorded in the context), which
+        the caller leaves out of the run.
+        """
+        tables = set(tables)
+        entities = [e for e in settings.VIEW_ENTITIES if e in tables]
+        if entities:
+            with ThreadPoolExecutor(max_workers=len(entities)) as pool:
+                list(pool.map(self.views, entities))
+        selectors = [name for name, (table, _) in settings.SELECTORS.items() if table in tables]
+        if selectors:
+            with ThreadPoolExecutor(max_workers=min(len(selectors), 8)) as pool:
+                list(pool.map(self.selector, selectors))
+        failed = []
+        for name in selectors:
+            error = self._selectors[name][1]
+            if error is not None:
+                self.ctx.fail(f"selector/{name}", error)
+                failed.append(settings.SELECTORS[name][0])
+        return failed
 
 
 def _entity_pages(
-    client: CrmClient, ctx: RunContext, crm_key: str, views: list[View], include: str,
-    per_page: int, concurrency: int, record_format: str, batch_rows: int,
+    setup: _Setup, client: CrmClient, ctx: RunContext, crm_key: str, entity: str,
+    include: str, per_page: int, concurrency: int, record_format: str, batch_rows: int,
 ) -> Iterator[Any]:
     """Batches of every view of one entity; each view's cursor moves after its scan."""
+    views = setup.views(entity)
     state = dlt.current.resource_state()
     cursors: dict[str, Any] = state.setdefault("cursors", {}).setdefault(crm_key, {})
     positions: dict[str, Any] = state.setdefault("positions", {}).setdefault(crm_key, {})
-    entity = views[0].entity if views else ""
     batcher = _Batcher(entity, record_format, batch_rows)
     for view in views:
         sync = _ViewSync(client, ctx, view, cursors, positions,
@@ -219,6 +311,142 @@ def _entity_pages(
     yield from batcher.ensure_table()
 
 
+class _SweepPolicy:
+    """When a list without views is read in full: on its first sync, when its
+    last complete sweep is `interval_hours` old (0: every run), or when asked."""
+
+    def __init__(self, interval_hours: float, forced: bool) -> None:
+        self.interval = timedelta(hours=max(0.0, float(interval_hours)))
+        self.forced = bool(forced)
+
+    def due(self, last: datetime | None, now: datetime) -> bool:
+        return self.forced or last is None or now - last >= self.interval
+
+
+def _list_pages(
+    client: CrmClient, ctx: RunContext, crm_key: str, entity: str, per_page: int,
+    sweep: _SweepPolicy, record_format: str, batch_rows: int,
+) -> Iterator[Any]:
+    """Batches of a list without views (tasks, appointments, sales activities).
+
+    Each filter (`open`, `completed`, ...) is read like a view: newest change
+    first down to its cursor. Deleted records just leave these lists, so a
+    sweep reads every filter in full; when every filter was read to its end,
+    the rows of raw that the sweep did not meet are loaded again with
+    `is_deleted = true` (tombstones). A sweep that fails or stops early marks
+    nothing, and a later run sweeps again (a due sweep first finishes a scan an
+    earlier run left unfinished, as an incremental read; an asked-for one
+    starts over).
+    """
+    views = list_filters(entity, settings.LIST_ENDPOINTS[entity])
+    ctx.views[entity] = [v.name for v in views]
+    state = dlt.current.resource_state()
+    cursors: dict[str, Any] = state.setdefault("cursors", {}).setdefault(crm_key, {})
+    positions: dict[str, Any] = state.setdefault("positions", {}).setdefault(crm_key, {})
+    sweeps: dict[str, Any] = state.setdefault("sweeps", {})
+    known = bool(cursors or positions)  # raw may hold rows of this CRM to mark deleted
+    due = sweep.due(parse_ts(sweeps.get(crm_key)), datetime.now(UTC))
+    batcher = _Batcher(entity, record_format, batch_rows)
+    seen: set[Any] = set()
+    complete = due
+    for view in views:
+        if sweep.forced:  # asked for: from page 1, even where a stopped run left a position
+            positions.pop(view.name, None)
+        sync = _ViewSync(client, ctx, view, cursors, positions, dict(include="",
+                         per_page=per_page), sweep=due)
+        complete = complete and sync.sweeping
+        try:
+            for scan, page in sync.pages():
+                if sync.sweeping:
+                    seen.update(record.get("id") for record in page.records)
+                records = scan.fresh_records(page)
+                for record in records:
+                    record.setdefault("is_deleted", False)
+                yield from batcher.add(records, page.fetched_at)
+        except Exception as exc:
+            if not ctx.defer_errors:
+                raise _loud(view.key, exc) from exc
+            yield from batcher.flush()
+            ctx.fail(view.key, exc, sync.stopped_at)
+            complete = False
+            break
+        yield from batcher.flush()
+    report: dict[str, Any] = {"swept": due, "complete": complete, "marked_deleted": 0}
+    if complete:
+        started = client.stats.crm_clock or datetime.now(UTC)
+        sweeps[crm_key] = started.isoformat()
+        if known:
+            gone = _unseen_rows(ctx, entity, seen)
+            report["marked_deleted"] = len(gone)
+            if gone:
+                yield from batcher.add(gone, datetime.now(UTC))
+                yield from batcher.flush()
+    ctx.sweeps[entity] = report
+    yield from batcher.ensure_table()
+
+
+def _unseen_rows(ctx: RunContext, table: str, seen: set[Any]) -> list[dict[str, Any]]:
+    """The live rows of raw `table` whose id a complete sweep did not meet, as
+    records marked deleted (each row's latest version: the filesystem
+    destination appends versions)."""
+    client = ctx.raw_sql
+    if client is None:  # a plain pipeline.run(): its pipeline's destination
+        client = dlt.current.pipeline().sql_client()
+    try:
+        with ctx.raw_lock, client as sql:
+            name = sql.make_qualified_table_name(table)
+            rows = sql.execute_sql(f"select id, is_deleted, _extracted_at from {name}") or []
+            latest: dict[Any, tuple[Any, Any]] = {}
+            for crm_id, deleted, extracted in rows:
+                if crm_id not in latest or _later(extracted, latest[crm_id][1]):
+                    latest[crm_id] = (deleted, extracted)
+            gone = sorted(i for i, (deleted, _) in latest.items()
+                          if not deleted and i not in seen)
+            found: dict[Any, dict[str, Any]] = {}
+            for chunk in range(0, len(gone), 1000):
+                ids = ", ".join(str(int(i)) for i in gone[chunk:chunk + 1000])
+                with sql.execute_query(f"select * from {name} where id in ({ids})") as cursor:
+                    columns = [c[0] for c in cursor.description]
+                    for values in cursor.fetchall():
+                        row = dict(zip(columns, values, strict=True))
+                        held = found.get(row["id"])
+                        if held is None or _later(row["_extracted_at"], held["_extracted_at"]):
+                            found[row["id"]] = row
+    except Exception as exc:  # noqa: BLE001 - no table yet: nothing to mark
+        if _missing_table(exc):
+            return []
+        raise
+    types = _stored_types(table)
+    return [_as_record(row, types) for row in found.values()]
+
+
+def _later(a: Any, b: Any) -> bool:
+    return b is None or (a is not None and a > b)
+
+
+def _missing_table(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "does not exist" in text or "not found" in text or "no files" in text
+
+
+def _as_record(row: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
+    """A raw row read back as the API would send it (ISO text for time stamps and
+    dates, decimal text, parsed JSON), marked deleted."""
+    record: dict[str, Any] = {}
+    for name, value in row.items():
+        if name.startswith("_dlt") or name == "_extracted_at":
+            continue
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        elif types.get(name) == "json" and isinstance(value, str | bytes):
+            value = orjson.loads(value)
+        record[name] = value
+    record["is_deleted"] = True
+    return record
+
+
 class _ViewSync:
     """One view's sync: where it starts (its cursor, or the position an earlier
     run stopped at), which scans it needs, and what it saves when they end.
@@ -233,7 +461,7 @@ class _ViewSync:
 
     def __init__(self, client: CrmClient, ctx: RunContext, view: View,
                  cursors: dict[str, Any], positions: dict[str, Any],
-                 options: dict[str, Any]) -> None:
+                 options: dict[str, Any], sweep: bool = False) -> None:
         self.view = view
         self.cursors = cursors
         self.positions = positions
@@ -243,7 +471,13 @@ class _ViewSync:
         self.resume = _position(positions.get(view.name))
         self.stopped_at: Position | None = self.resume
         self.common = dict(client=client, view=view, cap=client.stats.crm_clock, **options)
-        mode = "resumed" if self.resume else "incremental" if self.cursor else "full"
+        # A sweep reads the whole view from page 1 (unless an earlier run left a
+        # position to resume from): every record it holds is seen.
+        self.sweeping = self.resume is None and (sweep or self.cursor is None)
+        mode = ("resumed" if self.resume else "sweep" if sweep and self.cursor
+                else "incremental" if self.cursor else "full")
+        if self.sweeping:
+            self.cursor, self.cursor_ids = None, frozenset()
         ctx.scans[view.key] = mode
 
     def pages(self) -> Iterator[tuple[ViewScan, Any]]:
@@ -400,11 +634,15 @@ def _try_selector(
 
 
 def _selector_rows(
-    client: CrmClient, selector: str, table: str, rows: list[dict[str, Any]] | None,
-    error: Exception | None,
+    setup: _Setup, client: CrmClient, ctx: RunContext, selector: str, table: str,
 ) -> Iterator[Any]:
+    rows, error = setup.selector(selector)
     if error is not None or rows is None:
-        raise _loud(f"selector/{selector}", error or MalformedAnswer("no answer"))
+        error = error or MalformedAnswer("no answer")
+        if ctx.defer_errors:
+            ctx.fail(f"selector/{selector}", error)
+            return
+        raise _loud(f"selector/{selector}", error)
     with client.stats.lock:
         client.stats.selector_rows[table] = len(rows)
     yield rows if rows else dlt.mark.materialize_table_schema()

@@ -48,6 +48,10 @@ class ViewNotFound(CrmError):
     pass
 
 
+class NotFound(CrmError):
+    """A 404: no such path (a module the account does not have, a wrong URL)."""
+
+
 class RateLimitExhausted(CrmError):
     """The CRM's request budget is spent until later than the run may wait."""
 
@@ -101,11 +105,12 @@ class RunStats:
             self.pages[table] += 1
             self.records[table] += n_records
 
-    def count_request_only(self, view_key: str) -> None:
-        """A list request whose answer was not a usable page (retried)."""
+    def count_request_only(self, view_key: str, malformed: bool = True) -> None:
+        """A list request whose answer was not a usable page (retried), or (not
+        `malformed`) a first page that told the page size the CRM serves."""
         with self.lock:
             self.list_requests[view_key] += 1
-            self.malformed_retries += 1
+            self.malformed_retries += int(malformed)
 
     def saw_clock(self, headers: Any) -> None:
         if self.crm_clock is not None:
@@ -399,7 +404,7 @@ def _raise_for_status(response: requests.Response, base_url: str, path: str) -> 
             "check CRM_API_TOKEN (Profile Settings > API Settings in Freshsales)"
         )
     if status == 404:
-        raise CrmError(
+        raise NotFound(
             f"the CRM at {base_url} has no {path} (404); is CRM_BASE_URL the "
             "Freshsales URL ending in /crm/sales?"
         )

@@ -21,18 +21,53 @@ import orjson
 from . import settings
 from .client import CrmClient, MalformedAnswer, ViewFailed, ViewNotFound
 
+
+class ShortPage(MalformedAnswer):
+    """A page with fewer records than its place in `meta.total` says.
+
+    `served` is set when it may tell the page size the CRM serves rather than
+    a bad answer: page 1 of a view without `meta.total_pages` (appointments).
+    The scan then asks for that size explicitly, so every page is where it
+    expects it whichever it was.
+    """
+
+    def __init__(self, message: str, served: int | None = None) -> None:
+        super().__init__(message)
+        self.served = served
+
 # ---------------------------------------------------------------- views
 
 
 @dataclass(frozen=True)
 class View:
+    """A view of a module (`{entity}/view/{id}`), or one filter of a list
+    endpoint without views (`path`, e.g. `tasks` with `query` filter=open)."""
+
     entity: str
     id: int
     name: str
+    path: str = ""
+    query: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
         return f"{self.entity}/{self.name}"
+
+    @property
+    def endpoint(self) -> str:
+        return self.path or f"{self.entity}/view/{self.id}"
+
+    @property
+    def by_creation(self) -> bool:
+        """Can a full scan read it by creation? Views sort on `created_at`; the
+        list endpoints are only known to sort on `updated_at`."""
+        return not self.path
+
+
+def list_filters(entity: str, filters: list[tuple[str, dict[str, str]]]) -> list[View]:
+    """The filters of a list endpoint (`tasks?filter=open`, ...) as views."""
+    return [View(entity, 0, name, path=entity, query=tuple(sorted(query.items())))
+            for name, query in filters]
 
 
 def list_views(client: CrmClient, entity: str) -> dict[str, int]:
@@ -150,7 +185,8 @@ def fetch_page(
     order: Order = CHANGES,
 ) -> Page:
     """One page of a view, checked: raises MalformedAnswer instead of guessing."""
-    params = {
+    params: dict[str, Any] = {
+        **dict(view.query),
         "page": number,
         "per_page": per_page,
         "sort": order.field,
@@ -159,12 +195,12 @@ def fetch_page(
     if include:
         params["include"] = include
     fetched_at = datetime.now(UTC)
-    data = client.get_json(f"{view.entity}/view/{view.id}", params)
+    data = client.get_json(view.endpoint, params)
     try:
         records, total, total_pages = _page_parts(data, view.entity)
         served = served_page_size(number, len(records), total, total_pages, per_page)
-    except MalformedAnswer:
-        client.stats.count_request_only(view.key)
+    except MalformedAnswer as exc:
+        client.stats.count_request_only(view.key, malformed=not getattr(exc, "served", None))
         raise
     client.stats.count_page(view.entity, view.key, len(records))
     stamps = [t for t in (parse_ts(r.get(settings.SORT_FIELD)) for r in records) if t]
@@ -217,9 +253,10 @@ def served_page_size(
         return max(asked, count) if count > asked else asked
     if total_pages and count and number < total_pages and -(-total // count) == total_pages:
         return count  # a full page of a CRM that caps the page size below `asked`
-    raise MalformedAnswer(
+    served = count if number == 1 and total_pages is None and count else None
+    raise ShortPage(
         f"page {number} has {count} records where {expected} were expected "
-        f"(meta.total {total}, {asked} per page)"
+        f"(meta.total {total}, {asked} per page)", served,
     )
 
 
@@ -252,10 +289,13 @@ class ViewScan:
     records equal to the cursor are read again; those whose id the previous
     scan already had at that instant (`cursor_ids`) are not loaded again.
     Without one the view is read by creation, oldest first, with up to
-    `concurrency` requests in flight once page 1 told the total (see CREATION).
+    `concurrency` requests in flight once page 1 told the total (see CREATION);
+    a list endpoint (`View.path`), which sorts by `updated_at` only, is read
+    newest first, one page after the other.
 
     A view ends only on evidence: when the pages read account for
-    `meta.total`. An answer without the records or `meta`, or a short page
+    `meta.total` (without `meta.total_pages`, a full last page is followed by
+    the empty page that ends the view). An answer without the records or `meta`, or a short page
     before the last, is fetched again (`page_attempts` in all) and then
     fails the scan (ViewFailed, naming the page); the cursor does not move.
 
@@ -297,10 +337,13 @@ class ViewScan:
         if self.resume is not None:
             self.order = ORDERS[self.resume.order]
         else:
-            self.order = CHANGES if self.cursor is not None else CREATION
+            by_creation = self.cursor is None and self.view.by_creation
+            self.order = CREATION if by_creation else CHANGES
 
     def pages(self) -> Iterator[Page]:
         first = self._first()
+        if self.cap is None:  # no answer before this one: its Date header is the start
+            self.cap = self.client.stats.crm_clock
         yield self._seen(first, in_order=True)
         if not self._done(first, first):
             ahead = self.concurrency if self.order is CREATION else 1
@@ -358,6 +401,10 @@ class ViewScan:
                 return fetch_page(self.client, self.view, number, self.include, self.per_page,
                                   self.order)
             except MalformedAnswer as exc:
+                served = exc.served if isinstance(exc, ShortPage) else None
+                if served and served < self.per_page and attempt < self.page_attempts:
+                    self.per_page = served  # ask for the size it serves: same offsets
+                    continue
                 if attempt == self.page_attempts:
                     raise ViewFailed(
                         f"page {number}: {exc} ({attempt} attempts); "
@@ -421,7 +468,19 @@ class ViewScan:
             return True
         if self.cursor is not None and page.oldest is not None and page.oldest < self.cursor:
             return True
-        return page.number >= pages_for(latest.total, self.per_page)
+        return page.number >= self._last_page(latest)
+
+    def _last_page(self, latest: Page) -> int:
+        """The number of the view's last page, as the freshest `meta` tells it.
+
+        Without `meta.total_pages` (appointments) the page size served cannot
+        be checked, so a view whose last page is full is read one page further:
+        it ends on the empty page after it (a short page ends it only where
+        `meta.total` says so)."""
+        last = pages_for(latest.total, self.per_page)
+        if latest.total_pages is None and latest.total and latest.total % self.per_page == 0:
+            last += 1
+        return last
 
     def _rest_of_view(self, first: Page, ahead: int) -> Iterator[tuple[Page, bool]]:
         pending: deque[Future[Page]] = deque()
@@ -431,7 +490,7 @@ class ViewScan:
         with ThreadPoolExecutor(max_workers=max(1, ahead)) as pool:
             try:
                 while True:
-                    limit = max(pages_for(latest.total, self.per_page), previous.number + 1)
+                    limit = max(self._last_page(latest), previous.number + 1)
                     while len(pending) < ahead and next_number <= limit:
                         pending.append(pool.submit(self._fetch, next_number))
                         next_number += 1
