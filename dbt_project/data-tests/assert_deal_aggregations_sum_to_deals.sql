@@ -1,11 +1,12 @@
 -- Each aggregation type (daily, weekly, monthly) adds up to the deals mart:
--- the same total deal size and the same number of deals with a size.
+-- the same total deal size in the base currency and the same number of
+-- deals with a size.
 with
 
 deal_totals as (
     select
-        coalesce(sum(deal_size), 0) as total_deal_size,
-        count(deal_size) as deal_count
+        coalesce(sum(deal_size_base), 0) as total_deal_size,
+        count(deal_size_base) as deal_count
     from {{ ref('deals') }}
 ),
 

@@ -1,6 +1,9 @@
 -- Every raw record of each entity is in its mart, in rejected_records or
 -- counted as deleted: raw = mart + rejected + deleted. Returns the entities
--- where the counts disagree (no fan-out, no silent drop).
+-- where the counts disagree (no fan-out, no silent drop). Leads, tasks,
+-- appointments and sales activities are counted through their staging
+-- models, one row per raw row, which are empty when raw lacks the table (a
+-- tenant without the leads module).
 with
 
 raw_counts as (
@@ -18,6 +21,13 @@ raw_counts as (
         'deals' as entity,
         count(*) as raw_rows
     from {{ source('freshsales', 'deals') }}
+    {%- for entity in ['leads', 'tasks', 'appointments', 'sales_activities'] %}
+    union all
+    select
+        '{{ entity }}' as entity,
+        count(*) as raw_rows
+    from {{ ref('stg_freshsales__' ~ entity) }}
+    {%- endfor %}
 ),
 
 mart_counts as (
@@ -35,6 +45,13 @@ mart_counts as (
         'deals' as entity,
         count(*) as mart_rows
     from {{ ref('deals') }}
+    {%- for entity in ['leads', 'tasks', 'appointments', 'sales_activities'] %}
+    union all
+    select
+        '{{ entity }}' as entity,
+        count(*) as mart_rows
+    from {{ ref(entity) }}
+    {%- endfor %}
 ),
 
 rejected_counts as (

@@ -14,13 +14,16 @@
 {%- endmacro %}
 
 {#-
-    validation_reason(required, cast_columns, labels): the first of
+    validation_reason(required, cast_columns, labels, fields): the first of
     missing:<required column>, invalid:<cast column>, unmapped:<label column>.
     A cast column that failed is "invalid", not "missing". Labels are given
-    as (canonical column, raw label column) pairs.
+    as (canonical column, raw label column) pairs; `fields` maps a required
+    name to the column whose NULL makes it missing when they differ (the
+    manifest's `missing:owner` is a NULL `owner_id`).
 -#}
-{% macro validation_reason(required, cast_columns, labels) -%}
+{% macro validation_reason(required, cast_columns, labels, fields={}) -%}
     {%- set label_of = dict(labels) -%}
+    {%- do label_of.update(fields) -%}
     case
         {%- for column in required %}
         when {{ label_of.get(column, column) }} is null

@@ -9,15 +9,16 @@
 -#}
 
 {#- deal_contributions_sql(deals_relation, time_zone): the contribution of
-    each deal with a size: its account, local day and size. -#}
+    each deal with a size: its account, local day and size in the base
+    currency (`deal_size_base`, kept in the state's column `deal_size`). -#}
 {% macro deal_contributions_sql(deals_relation, time_zone) -%}
     select
         id as deal_crm_id,
         account_id,
         cast({{ utc_to_local('created_at', time_zone) }} as date) as deal_date,
-        deal_size
+        deal_size_base as deal_size
     from {{ deals_relation }}
-    where deal_size is not null
+    where deal_size_base is not null
 {%- endmacro %}
 
 {#- deal_aggregation_state_sql(deals_relation, time_zone): the state's rows

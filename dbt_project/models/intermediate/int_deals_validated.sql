@@ -40,6 +40,19 @@ mapped as (
         ranked.expected_close_date,
         ranked.closed_date,
         ranked.stage_updated_at,
+        -- a deal without a currency is in the base currency
+        coalesce(
+            ranked.currency_code,
+            case
+                when ranked.currency_id is null
+                    then ranked.base_currency_code
+            end
+        ) as currency_code,
+        ranked.base_currency_code,
+        case
+            when ranked.currency_id is null then cast(1 as decimal(38, 9))
+            else ranked.exchange_rate
+        end as exchange_rate,
         ranked.created_at,
         ranked.updated_at,
         ranked.is_deleted,
@@ -63,6 +76,10 @@ final as (
         deal_id,
         deal_name,
         deal_size,
+        {{ money_in_base_currency('deal_size', 'exchange_rate') }}
+            as deal_size_base,
+        currency_code,
+        base_currency_code,
         probability_of_closure,
         deal_stage,
         account_id,
@@ -78,9 +95,16 @@ final as (
         is_deleted,
         business_key,
         raw_values,
-        {{ validation_reason(
-            required, cast_columns, [('deal_stage', 'deal_stage_label')]
-        ) }} as validation_reason
+        -- then a currency without a usable rate (unknown, zero or empty)
+        coalesce(
+            {{ validation_reason(
+                required, cast_columns, [('deal_stage', 'deal_stage_label')]
+            ) }},
+            case
+                when not coalesce(exchange_rate > 0, false)
+                    then 'no_exchange_rate'
+            end
+        ) as validation_reason
     from mapped
 )
 

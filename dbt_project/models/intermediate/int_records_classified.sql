@@ -1,6 +1,7 @@
 {#-
-    Every CRM record of the three entities with its fate: kept, rejected
-    or deleted.
+    Every CRM record of the entities with its fate: kept, rejected or
+    deleted (accounts, contacts, deals, leads, tasks, appointments, sales
+    activities).
 -#}
 with
 
@@ -14,6 +15,22 @@ contacts as (
 
 deals as (
     select * from {{ ref('int_deals_orphans_flagged') }}
+),
+
+leads as (
+    select * from {{ ref('int_leads_deduplicated') }}
+),
+
+tasks as (
+    select * from {{ ref('int_tasks_orphans_flagged') }}
+),
+
+appointments as (
+    select * from {{ ref('int_appointments_orphans_flagged') }}
+),
+
+sales_activities as (
+    select * from {{ ref('int_sales_activities_orphans_flagged') }}
 ),
 
 unioned as (
@@ -43,6 +60,42 @@ unioned as (
         rejection_reason,
         raw_values
     from deals
+    union all
+    select
+        'leads' as entity,
+        id as crm_id,
+        business_key,
+        record_status,
+        rejection_reason,
+        raw_values
+    from leads
+    union all
+    select
+        'tasks' as entity,
+        id as crm_id,
+        business_key,
+        record_status,
+        rejection_reason,
+        raw_values
+    from tasks
+    union all
+    select
+        'appointments' as entity,
+        id as crm_id,
+        business_key,
+        record_status,
+        rejection_reason,
+        raw_values
+    from appointments
+    union all
+    select
+        'sales_activities' as entity,
+        id as crm_id,
+        business_key,
+        record_status,
+        rejection_reason,
+        raw_values
+    from sales_activities
 ),
 
 final as (

@@ -15,7 +15,11 @@ final as (
         cast(deal_stage as {{ varchar_type() }}) as deal_stage,
         account_id,
         created_at,
-        updated_at
+        updated_at,
+        owner_id,
+        cast(currency_code as {{ varchar_type() }}) as currency_code,
+        deal_size_base,
+        cast(base_currency_code as {{ varchar_type() }}) as base_currency_code
     from deals
     where record_status = 'kept'
 )

@@ -17,6 +17,17 @@ source as (
     select * from {{ raw_relation }}
 ),
 
+currencies as (
+    select * from {{ ref('base_freshsales__currencies') }}
+),
+
+-- one row, NULL when the tenant lists no base currency
+base_currency as (
+    select max(currency_code) as currency_code
+    from currencies
+    where is_base_currency
+),
+
 renamed as (
     select
         source.id,
@@ -36,6 +47,11 @@ renamed as (
         source.closed_date,
         {{ raw_timestamp_or_null(raw_columns, 'stage_updated_time') }}
             as stage_updated_at,
+        {{ raw_column_or_null(raw_columns, 'currency_id', dbt.type_bigint()) }}
+            as currency_id,
+        currency.currency_code,
+        currency.exchange_rate,
+        base_currency.currency_code as base_currency_code,
         {{ preset_timestamp_columns(entity, 'created_at', raw_columns) }},
         {{ preset_timestamp_columns(entity, 'updated_at', raw_columns) }},
         {%- for column in cast_columns %}
@@ -47,6 +63,11 @@ renamed as (
     -- the stage's forecast type (Open, Won, Lost), under every preset
     left join {{ selectors['deal_stages'] }} as deal_stage
         on source.deal_stage_id = deal_stage.id
+    -- the deal's currency and its rate; NULL when the list lacks it
+    left join currencies as currency
+        on {{ raw_column_or_null(raw_columns, 'currency_id', dbt.type_bigint())
+        }} = currency.id
+    cross join base_currency
     {{- preset_selector_joins(entity, selectors) }}
 ),
 
@@ -73,6 +94,10 @@ casted as (
         expected_close_date,
         closed_date,
         stage_updated_at,
+        currency_id,
+        currency_code,
+        exchange_rate,
+        base_currency_code,
         created_at_text,
         created_at_is_variant,
         {{ preset_timestamp_cast(entity, 'created_at', raw_columns) }}
@@ -101,6 +126,10 @@ final as (
         expected_close_date,
         closed_date,
         stage_updated_at,
+        currency_id,
+        currency_code,
+        exchange_rate,
+        base_currency_code,
         created_at,
         updated_at,
         is_deleted,
@@ -115,6 +144,8 @@ final as (
             ('probability_of_closure', 'probability_of_closure'),
             ('deal_stage', 'deal_stage_label'),
             ('account_id', 'account_id_text'),
+            ('currency_id',
+                'cast(currency_id as ' ~ dbt.type_string() ~ ')'),
         ]) }} as raw_values,
         extracted_at
     from casted

@@ -1,0 +1,76 @@
+{{ config(materialized='table') }}  {#- read by marts and tests: see its YAML -#}
+
+{#- A task whose target is not in its mart is rejected as `orphan`. -#}
+with
+
+tasks as (
+    select * from {{ ref('int_tasks_validated') }}
+),
+
+targets as (
+    select * from {{ ref('int_activity_targets') }}
+),
+
+reasoned as (
+    select
+        tasks.id,
+        tasks.title,
+        tasks.description,
+        tasks.status,
+        tasks.due_at,
+        tasks.completed_at,
+        tasks.target_type,
+        tasks.target_crm_id,
+        tasks.owner_id,
+        tasks.creator_id,
+        tasks.task_type,
+        tasks.outcome,
+        tasks.created_at,
+        tasks.updated_at,
+        targets.account_id,
+        targets.contact_id,
+        targets.deal_id,
+        tasks.is_deleted,
+        tasks.business_key,
+        tasks.raw_values,
+        case
+            when tasks.is_deleted then null
+            when tasks.validation_reason is not null
+                then tasks.validation_reason
+            when targets.target_crm_id is null then 'orphan'
+        end as rejection_reason
+    from tasks
+    left join targets
+        on
+            tasks.target_type = targets.target_type
+            and tasks.target_crm_id = targets.target_crm_id
+),
+
+final as (
+    select
+        id,
+        title,
+        description,
+        status,
+        due_at,
+        completed_at,
+        target_type,
+        target_crm_id,
+        owner_id,
+        creator_id,
+        task_type,
+        outcome,
+        created_at,
+        updated_at,
+        account_id,
+        contact_id,
+        deal_id,
+        is_deleted,
+        business_key,
+        raw_values,
+        rejection_reason,
+        {{ record_status('rejection_reason') }} as record_status
+    from reasoned
+)
+
+select * from final
