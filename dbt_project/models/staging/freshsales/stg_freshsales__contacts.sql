@@ -26,6 +26,7 @@ renamed as (
         {{ preset_text(entity, 'job_title') }} as job_title,
         {{ preset_text(entity, 'lead_source') }} as lead_source_label,
         source.sales_account_id,
+        source.owner_id,
         {{ preset_text(entity, 'last_contact_date') }}
             as last_contact_date_text,
         {{ preset_timestamp_columns(entity, 'created_at', raw_columns) }},
@@ -50,6 +51,7 @@ casted as (
         job_title,
         lead_source_label,
         sales_account_id,
+        owner_id,
         last_contact_date_text,
         last_contact_date_is_variant,
         {{ crm_try_cast('last_contact_date_text', 'date') }}
@@ -76,6 +78,7 @@ final as (
         job_title,
         lead_source_label,
         sales_account_id,
+        owner_id,
         last_contact_date,
         created_at,
         updated_at,
