@@ -15,7 +15,8 @@ from pathlib import Path
 
 from extract.config import REPO_ROOT, ConfigError, load_settings
 
-MARTS = ("accounts", "contacts", "deals", "deal_aggregations", "rejected_records")
+MARTS = ("accounts", "contacts", "deals", "deal_aggregations", "rejected_records",
+         "leads", "tasks", "appointments", "sales_activities", "users")
 
 
 def marts_summary(duckdb_path: Path) -> str:
@@ -31,6 +32,18 @@ def marts_summary(duckdb_path: Path) -> str:
             row = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
             count = row[0] if row else 0
             lines.append(f"  {table:<18} {count:>8,} rows")
+        currencies = con.execute(
+            f"""
+            select currency_code, count(*), max(base_currency_code)
+            from "{schema}".deals
+            group by all
+            order by count(*) desc, currency_code
+            """
+        ).fetchall()
+        if currencies:
+            base = next((b for _, _, b in currencies if b), "the base currency")
+            lines.append(f"Deals by currency (deal_aggregations sums them in {base}):")
+            lines.append("  " + ", ".join(f"{code or '?'} {n:,}" for code, n, _ in currencies))
         reasons = con.execute(
             f"""
             select entity, split_part(reason, ':', 1) as kind, count(*)
@@ -41,7 +54,7 @@ def marts_summary(duckdb_path: Path) -> str:
         ).fetchall()
         if reasons:
             lines.append("Rejected records by reason:")
-            lines += [f"  {e:<15} {k:<14} {n:>6,}" for e, k, n in reasons]
+            lines += [f"  {e:<17} {k:<17} {n:>6,}" for e, k, n in reasons]
         deleted = con.execute(
             f"""
             select entity, count(*)
@@ -53,7 +66,7 @@ def marts_summary(duckdb_path: Path) -> str:
         ).fetchall()
         if deleted:
             lines.append("Deleted in the CRM (counted, in no mart):")
-            lines += [f"  {e:<15} {n:>6,}" for e, n in deleted]
+            lines += [f"  {e:<17} {n:>6,}" for e, n in deleted]
         return "\n".join(lines)
     finally:
         con.close()

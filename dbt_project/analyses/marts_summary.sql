@@ -29,6 +29,14 @@ mart_rows as (
         'rejected_records' as subject,
         count(*) as row_count
     from {{ ref('rejected_records') }}
+    {%- for mart in [
+        'leads', 'tasks', 'appointments', 'sales_activities', 'users'] %}
+    union all
+    select
+        '{{ mart }}' as subject,
+        count(*) as row_count
+    from {{ ref(mart) }}
+    {%- endfor %}
 ),
 
 left_out as (
