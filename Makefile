@@ -23,6 +23,8 @@ LOCK_ARGS ?=
 HAVE_JAVA := $(shell command -v java 2>/dev/null)
 OUT ?= out
 SCALE ?=
+# `make dashboard PORT=8502` serves the dashboard on another port.
+PORT ?= 8501
 
 # A .env at the root configures make's commands as it configures the extractor,
 # so `make build` (dbt) sees the same DBT_TARGET, DUCKDB_PATH and PG* values.
@@ -40,7 +42,7 @@ export DO_NOT_TRACK := 1
 # files 0600, folders 0700. Each recipe line is its own shell, hence one per line.
 PRIVATE := umask 077 &&
 
-.PHONY: help setup setup-spark lock sandbox extract build build-spark demo test lint docs export bench clean
+.PHONY: help setup setup-spark setup-browser lock sandbox extract build build-spark demo dashboard screenshots test lint docs export bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -91,16 +93,39 @@ build-spark: setup-spark ## Demo sandbox -> Parquet files (RAW_PARQUET_URL) -> d
 demo: setup ## The main job end to end on DuckDB against the demo sandbox, then a summary of the marts
 	$(PRIVATE) $(PY) -m extract.demo
 
-test: setup lint $(if $(HAVE_JAVA),setup-spark,) ## Lint, then every test (sandbox, extractor, dbt on DuckDB, PostgreSQL and Spark, tools)
+dashboard: setup ## Serve the dashboard over the marts on http://127.0.0.1:PORT (default 8501)
+	@echo "Dashboard: http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
+	$(BIN)/streamlit run dashboards/app.py --server.headless true \
+	    --server.address 127.0.0.1 --server.port $(PORT) \
+	    --browser.gatherUsageStats false --client.toolbarMode viewer
+
+screenshots: setup setup-browser ## Regenerate docs/screenshots/*.png, one per dashboard page (after `make demo`)
+	$(PY) -m dashboards.browser --out docs/screenshots
+
+# Debian's Chromium for the browser tests and `make screenshots` (Playwright drives it;
+# its own browser download is never used). Installed with apt when missing and this is
+# root; otherwise the browser tests skip and say why (REQUIRE_BROWSER=1 fails them).
+setup-browser: ## Install Debian's chromium when missing (apt, as root); else say how
+	@if command -v chromium >/dev/null 2>&1; then \
+	    echo "chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get)"; \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else \
+	    echo "note: no chromium; browser tests skip (sudo apt-get install chromium)"; \
+	fi
+
+test: setup lint setup-browser $(if $(HAVE_JAVA),setup-spark,) ## Lint, then every test (sandbox, extractor, dbt on DuckDB, PostgreSQL and Spark, tools)
 	$(BIN)/pytest -q tests
 
 lint: setup ## ruff and mypy on the Python, sqlfluff on the dbt models
-	$(BIN)/ruff check extract tests bench
-	$(BIN)/mypy extract
+	$(BIN)/ruff check extract tests bench dashboards
+	$(BIN)/mypy extract dashboards
 	$(BIN)/sqlfluff lint dbt_project/models dbt_project/data-tests dbt_project/analyses --processes 2
 
-docs: setup ## Generate the dbt docs site and serve it on http://localhost:8081
-	$(PRIVATE) $(BIN)/dbt docs generate --target $${DBT_TARGET:-duckdb}
+docs: setup ## Generate the dbt docs site (also target/static_index.html) and serve it on http://localhost:8081
+	$(PRIVATE) $(BIN)/dbt docs generate --static --target $${DBT_TARGET:-duckdb}
+	@echo "One-file site to mail or host: $(CURDIR)/target/static_index.html"
 	$(PRIVATE) $(BIN)/dbt docs serve --port 8081 --host 127.0.0.1 --no-browser
 
 export: setup ## Export the marts to OUT=DIR as json, csv and parquet

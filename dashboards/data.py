@@ -18,6 +18,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -98,7 +99,14 @@ class Warehouse:
             raise NoData(str(exc)) from None
 
     def describe(self) -> str:
-        return f"{self.target.describe()} (schema {self.marts})"
+        """Where the marts are read, a DuckDB file inside the project relative to it."""
+        where = self.target.describe()
+        if self.target.kind == "duckdb":
+            from extract.config import REPO_ROOT
+
+            path = Path(self.target.duckdb_path)
+            where = str(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path)
+        return f"{where} (schema {self.marts})"
 
     def sql(self, text: str) -> str:
         """`text` with {marts}, {intermediate} and {raw} as quoted schema names."""
@@ -118,10 +126,10 @@ class Warehouse:
                 try:
                     names, rows = db.fetch(sql, params)
                 except Exception as exc:  # noqa: BLE001 - the engines' own error classes
-                    if _is_missing_table(exc):
-                        _rollback(db)
-                        raise NoData(f"a table is missing in {self.describe()}") from None
-                    raise
+                    problem = _unreadable(exc)
+                    if problem is None:
+                        raise
+                    raise NoData(f"{problem} in {self.describe()}") from None
         except ToolError as exc:
             raise NoData(str(exc)) from None
         return pd.DataFrame.from_records(rows, columns=names)
@@ -134,15 +142,15 @@ class Warehouse:
             raise NoData(str(exc)) from None
 
 
-def _is_missing_table(exc: Exception) -> bool:
+def _unreadable(exc: Exception) -> str | None:
+    """What keeps a query from the data (a missing table, no permission), or
+    None for any other error (a bug: raised as is)."""
     text = str(exc).lower()
-    return "does not exist" in text or "catalog error" in text
-
-
-def _rollback(db: Any) -> None:
-    rollback = getattr(db.conn, "rollback", None)
-    if rollback is not None and db.kind == "postgres":
-        rollback()
+    if "does not exist" in text or "catalog error" in text:
+        return "a table is missing"
+    if "permission denied" in text:
+        return "no permission to read a table (the BI role reads the marts only)"
+    return None
 
 
 # Deals created in the range, in the regions, with their account's columns.

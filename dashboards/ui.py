@@ -17,6 +17,8 @@ NO_DATA_HINT = "Run `make demo` (or `make extract build`), then reload this page
 # Query results are kept this long: a dashboard left open does not hold the
 # DuckDB file, and a reload after a build shows the new figures within a minute.
 CACHE_SECONDS = 60
+# Amounts in tables: thousands separators and cents ("1,234.00").
+MONEY_COLUMN = st.column_config.NumberColumn(format="accounting")
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)

@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         report(f"dbt build failed (exit {code}); see the output above")
         return code
     print(marts_summary(duckdb_path))
-    print("Next: `make docs` to browse the models, or point a BI tool at the marts schema.")
+    print("Next: `make dashboard` serves the dashboard on http://127.0.0.1:8501 (PORT=...),")
+    print("`make docs` the models' docs, or point a BI tool at the marts schema.")
     return 0
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboards import data, ui
 
 MONEY = data.CURRENCY
-VALUE_FORMAT = st.column_config.NumberColumn(format="%.2f")
+VALUE_FORMAT = ui.MONEY_COLUMN
 
 st.title("Accounts")
 with ui.no_data_guard("accounts"):

@@ -46,5 +46,5 @@ with ui.no_data_guard("deal value over time"):
             totals.rename(columns={"label": breakdown, "value": f"Value ({money})",
                                    "deals": "Deals"}),
             hide_index=True,
-            column_config={f"Value ({money})": st.column_config.NumberColumn(format="%.2f")},
+            column_config={f"Value ({money})": ui.MONEY_COLUMN},
         )

@@ -38,8 +38,9 @@ with ui.no_data_guard("the overview"):
     if stages.empty:
         st.info("No deal was created in this range and region.")
     else:
-        chart = alt.Chart(stages).mark_bar().encode(
-            x=alt.X("stage:N", sort=list(data.STAGES), title="Stage"),
+        chart = alt.Chart(stages, height=260).mark_bar().encode(
+            x=alt.X("stage:N", sort=list(data.STAGES), title="Stage",
+                    axis=alt.Axis(labelAngle=0)),
             y=alt.Y("value:Q", title=f"Deal value ({money})"),
             tooltip=["stage", "deals", alt.Tooltip("value:Q", format=",.2f")],
         )
@@ -48,5 +49,5 @@ with ui.no_data_guard("the overview"):
             stages.rename(columns={"stage": "Stage", "deals": "Deals",
                                    "value": f"Value ({money})"}),
             hide_index=True,
-            column_config={f"Value ({money})": st.column_config.NumberColumn(format="%.2f")},
+            column_config={f"Value ({money})": ui.MONEY_COLUMN},
         )
