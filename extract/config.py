@@ -369,10 +369,17 @@ def objects_setting(value: Any = None, from_dlt: bool = True) -> list[str] | Non
 
 
 def parse_objects(value: Any, where: str = "--objects") -> list[str]:
-    """`tasks,deals` (or a list of names) -> ["tasks", "deals"]; ConfigError on
-    an unknown name or an empty list."""
+    """`tasks,deals` (or a list of names, or a JSON list) -> ["tasks", "deals"];
+    ConfigError on an unknown name or an empty list."""
     from extract.freshsales.settings import OBJECTS
 
+    if isinstance(value, str) and value.strip().startswith("["):
+        import json
+
+        try:  # SOURCES__FRESHSALES__OBJECTS='["tasks", "deals"]', as dlt writes lists
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(f"{where} is not a valid JSON list: {value}") from None
     if isinstance(value, str):
         names = [part.strip() for part in value.split(",")]
     elif isinstance(value, list | tuple):
