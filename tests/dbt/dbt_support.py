@@ -21,9 +21,25 @@ MART_KEYS = {
     "deals": "id",
     "rejected_records": "crm_id",
     "deal_aggregations": "account_id, aggregation_type, aggregation_date",
+    "tasks": "id",
+    "appointments": "id",
+    "sales_activities": "id",
+    "leads": "id",
+    "users": "id",
 }
-ENTITY_MART = {"sales_accounts": "accounts", "contacts": "contacts", "deals": "deals"}
-NULLABLE_MISSING = {"missing:deal_size", "missing:job_title", "missing:last_contact_date"}
+ENTITY_MART = {"sales_accounts": "accounts", "contacts": "contacts", "deals": "deals",
+               "leads": "leads", "tasks": "tasks", "appointments": "appointments",
+               "sales_activities": "sales_activities"}
+# Entities whose business key is the same under both presets (duplicates rejected in both).
+PRESET_FREE_KEYS = {"contacts", "leads"}
+# What a task, appointment or sales activity points at (targetable_type -> module).
+TARGETS = {"Deal": "deals", "Contact": "contacts", "SalesAccount": "sales_accounts"}
+ACTIVITIES = ("tasks", "appointments", "sales_activities")
+NULLABLE_MISSING = {"missing:deal_size", "missing:job_title", "missing:last_contact_date",
+                    "missing:company", "missing:description", "missing:location",
+                    "missing:notes"}
+# Manifest dirt whose rejection reason is spelled otherwise.
+REASON_OF = {"unknown_currency": "no_exchange_rate"}
 
 
 @dataclass
@@ -136,8 +152,12 @@ def own_fate(entity: str, dirt: Iterable[str], preset: str) -> tuple[str, str | 
         for item in dirt:
             if item.startswith(kind) and item not in NULLABLE_MISSING:
                 return "rejected", item
+    for item, reason in REASON_OF.items():
+        if item in dirt:
+            return "rejected", reason
     for item in dirt:
-        if item.startswith("duplicate_of:") and (preset == "original" or entity == "contacts"):
+        if item.startswith("duplicate_of:") and (
+                preset == "original" or entity in PRESET_FREE_KEYS):
             return "rejected", item
     if "orphan" in dirt:
         return "rejected", "orphan"
@@ -147,7 +167,8 @@ def own_fate(entity: str, dirt: Iterable[str], preset: str) -> tuple[str, str | 
 def expected_fates(
     manifest: list[dict[str, Any]], con: duckdb.DuckDBPyConnection, preset: str,
 ) -> dict[tuple[str, int], tuple[str, str | None]]:
-    """Fate of every raw record; deals of a missing account cascade to orphan."""
+    """Fate of every raw record; deals of a missing account cascade to orphan, and
+    so do tasks, appointments and sales activities whose target is in no mart."""
     dirt = {(m["entity"], m["id"]): m["dirt"] for m in manifest}
     fates: dict[tuple[str, int], tuple[str, str | None]] = {}
     for entity in ENTITY_MART:
@@ -162,6 +183,12 @@ def expected_fates(
     for crm_id, key in rows(con, f"select id, {deal_key} from raw.deals"):
         if fates[("deals", crm_id)][0] == "kept" and str(key) not in kept_keys:
             fates[("deals", crm_id)] = ("rejected", "orphan")
+    for entity in ACTIVITIES:
+        for crm_id, kind, target in rows(
+                con, f"select id, targetable_type, targetable_id from raw.{entity}"):
+            target_fate = fates.get((TARGETS.get(kind, ""), target), ("absent", None))
+            if fates[(entity, crm_id)][0] == "kept" and target_fate[0] != "kept":
+                fates[(entity, crm_id)] = ("rejected", "orphan")
     return fates
 
 
