@@ -2,7 +2,7 @@
     Rejection rules shared by the intermediate models (docs/contract.md 5).
     A record gets one reason, the first in this precedence: deleted (not a
     rejection: counted), missing:<column>, invalid:<column>,
-    unmapped:<column>, duplicate_of:<id>, orphan.
+    unmapped:<column>, no_exchange_rate (deals), duplicate_of:<id>, orphan.
 -#}
 
 {#- The latest version per CRM id (raw merges on id; this guards re-loads). -#}
