@@ -80,7 +80,7 @@ def mart_series(fetch: Fetch, schema: str, grain: str) -> dict[str, Series]:
         from {schema}.deals_enhanced group by 1""")
     closed = fetch(f"""
         select cast(date_trunc('{grain}', close_date) as date),
-            sum(case when stage_category = 'won' then deal_size_base_currency end),
+            sum(case when stage_category = 'won' then deal_size_base end),
             sum(case when stage_category = 'won' then 1 else 0 end),
             count(*)
         from {schema}.deals_enhanced where close_date is not null group by 1""")

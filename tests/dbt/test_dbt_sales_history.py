@@ -164,7 +164,7 @@ def test_pipeline_daily_counts_the_moves(history: dict[str, Any]) -> None:
             select deal_stage, count(*) from marts.deals_enhanced
             where stage_category = 'open' group by deal_stage"""))
         amount = {
-            name: rows(con, f"select deal_size_base_currency from marts.deals_enhanced"
+            name: rows(con, f"select deal_size_base from marts.deals_enhanced"
                             f" where id = {deal['id']}")
             for name, deal in done.items()
         }

@@ -73,12 +73,6 @@
     double
 {%- endmacro %}
 
-{#- base_currency_code(): the currency of amounts "in the base currency"
-    until the CRM's currencies are loaded (today's tenant: USD only). -#}
-{% macro base_currency_code() -%}
-    'USD'
-{%- endmacro %}
-
 {#- A percentage from 0 to 100 with two decimals. -#}
 {% macro percent_type() -%}
     {{ return(adapter.dispatch('percent_type', 'crm_management')()) }}
@@ -90,4 +84,38 @@
 
 {% macro spark__percent_type() -%}
     decimal(5, 2)
+{%- endmacro %}
+
+{#- The naive timestamp type of the contracts (Spark's `timestamp` is an
+    instant; its naive type is timestamp_ntz). -#}
+{% macro naive_timestamp_type() -%}
+    {{ return(adapter.dispatch('naive_timestamp_type', 'crm_management')()) }}
+{%- endmacro %}
+
+{% macro default__naive_timestamp_type() -%}
+    {{ dbt.type_timestamp() }}
+{%- endmacro %}
+
+{% macro spark__naive_timestamp_type() -%}
+    timestamp_ntz
+{%- endmacro %}
+
+{#-
+    owner_name(owner_id, owners): the name shown for a deal's or an
+    activity's owner, given the owner id and the alias of a joined
+    stg_freshsales__owners row: `Unassigned` without an owner (NULL or 0),
+    `Unknown user <id>` for an id not in the CRM's user list.
+-#}
+{% macro owner_name(owner_id, owners) -%}
+    case
+        when {{ owner_id }} is null or {{ owner_id }} = 0 then 'Unassigned'
+        when {{ owners }}.id is null
+            then
+                'Unknown user '
+                || cast({{ owner_id }} as {{ dbt.type_string() }})
+        else
+            coalesce(
+                {{ owners }}.display_name, {{ owners }}.email, 'Unnamed user'
+            )
+    end
 {%- endmacro %}

@@ -23,7 +23,7 @@ versions as (
         deal_stage,
         stage_category,
         owner_id,
-        deal_size_base_currency,
+        deal_size_base,
         record_status,
         stage_updated_at,
         created_at,
@@ -43,12 +43,12 @@ versions as (
         deal_stage,
         stage_category,
         owner_id,
-        deal_size_base_currency,
+        deal_size_base,
         record_status,
         stage_updated_at,
         created_at,
         updated_at as recorded_from,
-        cast(null as {{ dbt.type_timestamp() }}) as recorded_to
+        cast(null as {{ naive_timestamp_type() }}) as recorded_to
     from current_deals
 ),
 {%- endif %}
@@ -60,7 +60,7 @@ ordered as (
         deal_stage,
         stage_category,
         owner_id,
-        deal_size_base_currency,
+        deal_size_base,
         record_status,
         stage_updated_at,
         created_at,
@@ -90,7 +90,7 @@ flagged as (
         deal_stage,
         stage_category,
         owner_id,
-        deal_size_base_currency,
+        deal_size_base,
         record_status,
         stage_updated_at,
         created_at,
@@ -117,7 +117,7 @@ timed as (
         deal_stage,
         stage_category,
         owner_id,
-        deal_size_base_currency,
+        deal_size_base,
         is_live,
         starts_visit,
         version_number,
@@ -143,7 +143,7 @@ spans as (
         deal_stage,
         stage_category,
         owner_id,
-        deal_size_base_currency,
+        deal_size_base,
         is_live,
         starts_visit,
         version_number,
@@ -171,7 +171,7 @@ final as (
         deal_stage,
         stage_category,
         owner_id,
-        deal_size_base_currency,
+        deal_size_base,
         effective_from,
         effective_to
     from spans

@@ -31,14 +31,7 @@ joined as (
         deals.deal_name,
         deals.account_id,
         deals.owner_id,
-        case
-            when deals.owner_id is null then 'Unassigned'
-            when owners.id is null
-                then
-                    'Unknown user '
-                    || cast(deals.owner_id as {{ dbt.type_string() }})
-            else coalesce(owners.display_name, owners.email, 'Unnamed user')
-        end as owner_name,
+        {{ owner_name('deals.owner_id', 'owners') }} as owner_name,
         deals.deal_pipeline_id,
         case
             when deals.deal_pipeline_id is null then 'No pipeline'
@@ -58,6 +51,9 @@ joined as (
             "trim(replace(deals.probability_of_closure, '%', ''))", 'money'
         ) }} as probability_number,
         deals.deal_size,
+        deals.currency_code,
+        deals.deal_size_base,
+        deals.base_currency_code,
         deals.expected_close_date,
         deals.closed_date,
         deals.stage_updated_at,
@@ -99,7 +95,9 @@ final as (
             end as {{ percent_type() }}
         ) as probability_percent,
         deal_size,
-        deal_size as deal_size_base_currency,
+        currency_code,
+        deal_size_base,
+        base_currency_code,
         expected_close_date,
         closed_date,
         {{ deal_close_date('stage_category', 'closed_date',

@@ -19,7 +19,9 @@ dated as (
         stage_category,
         probability_percent,
         deal_size,
-        deal_size_base_currency,
+        currency_code,
+        deal_size_base,
+        base_currency_code,
         expected_close_date,
         close_date,
         stage_entered_at,
@@ -46,9 +48,10 @@ final as (
         cast(stage_category as {{ varchar_type() }}) as stage_category,
         probability_percent,
         deal_size,
-        cast({{ base_currency_code() }} as {{ varchar_type() }})
+        cast(currency_code as {{ varchar_type() }}) as currency_code,
+        deal_size_base,
+        cast(base_currency_code as {{ varchar_type() }})
             as base_currency_code,
-        deal_size_base_currency,
         expected_close_date,
         close_date,
         created_date,

@@ -1,6 +1,7 @@
 {#-
     Per owner and month (reporting time zone): what closed in the month
-    (by close date) and the open pipeline expected to close in it.
+    (by close date), the open pipeline expected to close in it, and the
+    owner's activities in it.
 -#}
 with
 
@@ -8,12 +9,27 @@ deals_enhanced as (
     select * from {{ ref('deals_enhanced') }}
 ),
 
+owners as (
+    select * from {{ ref('stg_freshsales__owners') }}
+),
+
+sales_activities as (
+    select * from {{ ref('sales_activities') }}
+),
+
+appointments as (
+    select * from {{ ref('appointments') }}
+),
+
+tasks as (
+    select * from {{ ref('tasks') }}
+),
+
 -- unassigned deals are owner 0, so every key column is set
 deals as (
     select
-        owner_name,
         stage_category,
-        deal_size_base_currency,
+        deal_size_base,
         sales_cycle_days,
         close_date,
         expected_close_date,
@@ -24,7 +40,6 @@ deals as (
 closed as (
     select
         owner_id,
-        owner_name,
         cast({{ dbt.date_trunc('month', 'close_date') }} as date)
             as month_start,
         sum(case when {{ is_won('stage_category') }} then 1 else 0 end)
@@ -32,71 +47,106 @@ closed as (
         sum(case when {{ is_lost('stage_category') }} then 1 else 0 end)
             as lost_deal_count,
         sum(
-            case
-                when {{ is_won('stage_category') }}
-                    then deal_size_base_currency
-            end
+            case when {{ is_won('stage_category') }} then deal_size_base end
         ) as bookings,
         sum(
-            case
-                when {{ is_lost('stage_category') }}
-                    then deal_size_base_currency
-            end
+            case when {{ is_lost('stage_category') }} then deal_size_base end
         ) as lost_value,
         count(
-            case
-                when {{ is_won('stage_category') }}
-                    then deal_size_base_currency
-            end
+            case when {{ is_won('stage_category') }} then deal_size_base end
         ) as sized_won_deal_count,
         sum(
-            case
-                when {{ is_won('stage_category') }}
-                    then sales_cycle_days
-            end
+            case when {{ is_won('stage_category') }} then sales_cycle_days end
         ) as won_sales_cycle_days
     from deals
     where close_date is not null
     group by
         owner_id,
-        owner_name,
         cast({{ dbt.date_trunc('month', 'close_date') }} as date)
 ),
 
 open_pipeline as (
     select
         owner_id,
-        owner_name,
         cast({{ dbt.date_trunc('month', 'expected_close_date') }} as date)
             as month_start,
         count(*) as open_deal_count,
-        sum(deal_size_base_currency) as open_pipeline_value
+        sum(deal_size_base) as open_pipeline_value
     from deals
     where stage_category = 'open' and expected_close_date is not null
     group by
         owner_id,
-        owner_name,
         cast({{ dbt.date_trunc('month', 'expected_close_date') }} as date)
+),
+
+-- activities on the local day they took place (tasks: were completed)
+activity_days as (
+    select
+        owner_id,
+        {{ local_date('starts_at') }} as activity_date,
+        1 as sales_activity,
+        0 as appointment,
+        0 as completed_task
+    from sales_activities
+    where starts_at is not null
+    union all
+    select
+        owner_id,
+        {{ local_date('starts_at') }} as activity_date,
+        0 as sales_activity,
+        1 as appointment,
+        0 as completed_task
+    from appointments
+    where starts_at is not null
+    union all
+    select
+        owner_id,
+        {{ local_date('completed_at') }} as activity_date,
+        0 as sales_activity,
+        0 as appointment,
+        1 as completed_task
+    from tasks
+    where completed_at is not null
+),
+
+activities as (
+    select
+        coalesce(owner_id, 0) as owner_id,
+        cast({{ dbt.date_trunc('month', 'activity_date') }} as date)
+            as month_start,
+        sum(sales_activity) as sales_activity_count,
+        sum(appointment) as appointment_count,
+        sum(completed_task) as completed_task_count
+    from activity_days
+    group by
+        coalesce(owner_id, 0),
+        cast({{ dbt.date_trunc('month', 'activity_date') }} as date)
 ),
 
 owner_months as (
     select
         owner_id,
-        owner_name,
         month_start
     from closed
     union
     select
         owner_id,
-        owner_name,
         month_start
     from open_pipeline
+    union
+    select
+        owner_id,
+        month_start
+    from activities
 ),
 
 final as (
     select
         owner_months.owner_id,
-        cast(owner_months.owner_name as {{ varchar_type() }}) as owner_name,
+        cast(
+            {{ owner_name('owner_months.owner_id', 'owners') }}
+            as {{ varchar_type() }}
+        ) as owner_name,
         owner_months.month_start,
         cast(coalesce(closed.won_deal_count, 0) as integer)
             as won_deal_count,
@@ -116,8 +166,16 @@ final as (
         cast(
             coalesce(open_pipeline.open_pipeline_value, 0)
             as {{ money_type() }}
-        ) as open_pipeline_value
+        ) as open_pipeline_value,
+        cast(coalesce(activities.sales_activity_count, 0) as integer)
+            as sales_activity_count,
+        cast(coalesce(activities.appointment_count, 0) as integer)
+            as appointment_count,
+        cast(coalesce(activities.completed_task_count, 0) as integer)
+            as completed_task_count
     from owner_months
+    left join owners
+        on owner_months.owner_id = owners.id
     left join closed
         on
             owner_months.owner_id = closed.owner_id
@@ -126,6 +184,10 @@ final as (
         on
             owner_months.owner_id = open_pipeline.owner_id
             and owner_months.month_start = open_pipeline.month_start
+    left join activities
+        on
+            owner_months.owner_id = activities.owner_id
+            and owner_months.month_start = activities.month_start
 )
 
 select * from final

@@ -26,9 +26,9 @@ events as (
         deal_stage,
         stage_category,
         1 as deal_delta,
-        coalesce(deal_size_base_currency, 0) as value_delta,
+        coalesce(deal_size_base, 0) as value_delta,
         case when starts_visit then 1 else 0 end as entered,
-        case when starts_visit then deal_size_base_currency end
+        case when starts_visit then deal_size_base end
             as entered_value
     from versions
     union all
@@ -38,7 +38,7 @@ events as (
         deal_stage,
         stage_category,
         -1 as deal_delta,
-        -coalesce(deal_size_base_currency, 0) as value_delta,
+        -coalesce(deal_size_base, 0) as value_delta,
         0 as entered,
         null as entered_value
     from versions

@@ -8,7 +8,7 @@ deals_enhanced as (
 deals as (
     select
         stage_category,
-        deal_size_base_currency,
+        deal_size_base,
         probability_percent,
         sales_cycle_days,
         created_date,
@@ -25,13 +25,13 @@ totals as (
         sum(
             case
                 when stage_category = 'open'
-                    then deal_size_base_currency
+                    then deal_size_base
             end
         ) as open_pipeline_value,
         sum(
             case
                 when stage_category = 'open'
-                    then deal_size_base_currency * probability_percent
+                    then deal_size_base * probability_percent
             end
         ) as weighted_pipeline_percent,
         sum(case when {{ is_won('stage_category') }} then 1 else 0 end)
@@ -39,13 +39,13 @@ totals as (
         sum(
             case
                 when {{ is_won('stage_category') }}
-                    then deal_size_base_currency
+                    then deal_size_base
             end
         ) as bookings,
         count(
             case
                 when {{ is_won('stage_category') }}
-                    then deal_size_base_currency
+                    then deal_size_base
             end
         ) as sized_won_deal_count,
         sum(
@@ -59,7 +59,7 @@ totals as (
         sum(
             case
                 when {{ is_lost('stage_category') }}
-                    then deal_size_base_currency
+                    then deal_size_base
             end
         ) as lost_value,
         sum(
@@ -87,7 +87,7 @@ totals as (
                     {{ is_won('stage_category') }}
                     and {{ dbt.date_trunc('month', 'close_date') }}
                     = {{ dbt.date_trunc('month', 'as_of_date') }}
-                    then deal_size_base_currency
+                    then deal_size_base
             end
         ) as bookings_this_month,
         sum(
