@@ -16,7 +16,9 @@ from pathlib import Path
 from extract.config import REPO_ROOT, ConfigError, load_settings
 
 MARTS = ("accounts", "contacts", "deals", "deal_aggregations", "rejected_records",
-         "leads", "tasks", "appointments", "sales_activities", "users")
+         "leads", "tasks", "appointments", "sales_activities", "users",
+         "deals_enhanced", "deal_stage_history", "pipeline_daily", "owner_performance",
+         "sales_snapshot", "account_overview")
 
 
 def marts_summary(duckdb_path: Path) -> str:

@@ -30,7 +30,9 @@ mart_rows as (
         count(*) as row_count
     from {{ ref('rejected_records') }}
     {%- for mart in [
-        'leads', 'tasks', 'appointments', 'sales_activities', 'users'] %}
+        'leads', 'tasks', 'appointments', 'sales_activities', 'users',
+        'deals_enhanced', 'deal_stage_history', 'pipeline_daily',
+        'owner_performance', 'sales_snapshot', 'account_overview'] %}
     union all
     select
         '{{ mart }}' as subject,
