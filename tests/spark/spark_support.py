@@ -26,6 +26,11 @@ MART_KEYS = {
     "deals": "id",
     "rejected_records": "crm_id",
     "deal_aggregations": "account_id, aggregation_type, aggregation_date",
+    "tasks": "id",
+    "appointments": "id",
+    "sales_activities": "id",
+    "leads": "id",
+    "users": "id",
 }
 BUILD_TIMEOUT_S = 300
 
