@@ -8,17 +8,41 @@ from typing import Any
 import pytest
 from spark_support import MART_KEYS, BuiltMarts, tail
 
+# The sales marts (issue 14). On Spark deal_stage_history has only the
+# seeded visits (no snapshot on Parquet); the DuckDB build here runs the
+# snapshot once, after both syncs, so both engines see the same history.
+SALES_MART_KEYS = {
+    "deals_enhanced": "id",
+    "deal_stage_history": "deal_crm_id, visit_number",
+    "pipeline_daily": "date_day, deal_pipeline_id, deal_stage",
+    "owner_performance": "owner_id, month_start",
+    "sales_snapshot": "as_of_date",
+    "account_overview": "id",
+}
+ALL_MART_KEYS = {**MART_KEYS, **SALES_MART_KEYS}
+# Nodes only DuckDB runs: the deals snapshot and the unit test of the deal
+# versions it feeds (snapshots need Delta or Iceberg on Spark).
+DUCKDB_ONLY_PASSES = 2
+
+
+def done_counts(output: str) -> dict[str, int]:
+    """`Done. PASS=.. WARN=.. ... TOTAL=..` of a dbt run, as numbers."""
+    line = [line for line in output.splitlines() if "Done. PASS=" in line][-1]
+    return {key: int(value) for key, value in
+            (item.split("=") for item in line.split("Done. ")[1].split())}
+
 
 def test_spark_build_passes_every_model_and_test(marts: BuiltMarts) -> None:
     assert marts.duckdb.returncode == 0, tail(marts.duckdb)
     assert marts.spark.returncode == 0, tail(marts.spark)
     assert "Completed successfully" in marts.spark.output
     print(f"\nbuild time: spark {marts.spark.seconds:.1f} s, duckdb {marts.duckdb.seconds:.1f} s")
-    spark_done = [line for line in marts.spark.output.splitlines() if "Done. PASS=" in line]
-    duck_done = [line for line in marts.duckdb.output.splitlines() if "Done. PASS=" in line]
-    # the same models, tests and unit tests ran and passed on both engines
-    assert spark_done and duck_done
-    assert spark_done[-1].split("Done. ")[1] == duck_done[-1].split("Done. ")[1]
+    spark_done, duck_done = done_counts(marts.spark.output), done_counts(marts.duckdb.output)
+    # the same models, tests and unit tests ran and passed on both engines,
+    # but for the snapshot and its unit test
+    for counted in ("PASS", "TOTAL"):
+        duck_done[counted] -= DUCKDB_ONLY_PASSES
+    assert spark_done == duck_done
 
 
 def test_parquet_raw_keeps_every_version_and_counts_records(synced: dict[str, Any]) -> None:
@@ -31,7 +55,7 @@ def test_parquet_raw_keeps_every_version_and_counts_records(synced: dict[str, An
     assert len(list(deal_files.glob("*.parquet"))) == 2, "one file per sync (append-only)"
 
 
-@pytest.mark.parametrize("mart", list(MART_KEYS))
+@pytest.mark.parametrize("mart", list(ALL_MART_KEYS))
 def test_row_counts_match_duckdb(marts: BuiltMarts, mart: str) -> None:
     duck = marts.duckdb_rows(f"select count(*) from marts.{mart}")[0][0]
     spark = marts.spark_rows(f"select count(*) from {marts.spark_table(mart)}")[0][0]
@@ -39,9 +63,9 @@ def test_row_counts_match_duckdb(marts: BuiltMarts, mart: str) -> None:
     assert spark == duck
 
 
-@pytest.mark.parametrize("mart", list(MART_KEYS))
+@pytest.mark.parametrize("mart", list(ALL_MART_KEYS))
 def test_every_row_matches_duckdb(marts: BuiltMarts, mart: str) -> None:
-    order = MART_KEYS[mart]
+    order = ALL_MART_KEYS[mart]
     duck = marts.duckdb_rows(f"select * from marts.{mart} order by {order}")
     spark = marts.spark_rows(f"select * from {marts.spark_table(mart)} order by {order}")
     differing = [(d, s) for d, s in zip(duck, spark, strict=False) if d != s]
@@ -61,7 +85,7 @@ def test_changed_and_deleted_deals_reached_spark(marts: BuiltMarts,
     assert spark == marts.duckdb_rows(query.format("marts.deals"))
 
 
-@pytest.mark.parametrize("mart", list(MART_KEYS))
+@pytest.mark.parametrize("mart", list(ALL_MART_KEYS))
 def test_column_names_and_types_match_duckdb(marts: BuiltMarts, mart: str) -> None:
     """Contracts per target give the same columns; timestamps stay naive UTC."""
     duck = marts.duckdb_rows(f"select column_name, column_type from (describe marts.{mart})")
