@@ -103,14 +103,15 @@ screenshots: setup setup-browser ## Regenerate docs/screenshots/*.png, one per d
 	$(PY) -m dashboards.browser --out docs/screenshots
 
 # Debian's Chromium for the browser tests and `make screenshots` (Playwright drives it;
-# its own browser download is never used). Installed with apt when missing and this is
-# root; otherwise the browser tests skip and say why (REQUIRE_BROWSER=1 fails them).
+# its own browser download is never used), with a CJK font for names such as the
+# sandbox's 王芳. Installed with apt when missing and this is root; otherwise the
+# browser tests skip and say why (REQUIRE_BROWSER=1 fails them).
 setup-browser: ## Install Debian's chromium when missing (apt, as root); else say how
 	@if command -v chromium >/dev/null 2>&1; then \
 	    echo "chromium: $$(command -v chromium)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing chromium (apt-get)"; \
-	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	    apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
 	else \
 	    echo "note: no chromium; browser tests skip (sudo apt-get install chromium)"; \
 	fi

@@ -26,6 +26,12 @@ navigation = st.navigation(
         st.Page(PAGES / "deal_value.py", title="Deal value over time",
                 icon=":material/show_chart:"),
         st.Page(PAGES / "accounts.py", title="Accounts", icon=":material/business:"),
+        st.Page(PAGES / "owner_performance.py", title="Owner performance",
+                icon=":material/leaderboard:"),
+        st.Page(PAGES / "pipeline.py", title="Pipeline over time",
+                icon=":material/stacked_line_chart:"),
+        st.Page(PAGES / "stage_history.py", title="Stage history",
+                icon=":material/timeline:"),
         st.Page(PAGES / "data_quality.py", title="Data quality",
                 icon=":material/fact_check:"),
     ]

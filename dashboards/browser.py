@@ -39,6 +39,9 @@ PAGES = (
     Page("Overview", "", "overview.png"),
     Page("Deal value over time", "deal_value", "deal_value.png"),
     Page("Accounts", "accounts", "accounts.png"),
+    Page("Owner performance", "owner_performance", "owner_performance.png"),
+    Page("Pipeline over time", "pipeline", "pipeline.png"),
+    Page("Stage history", "stage_history", "stage_history.png"),
     Page("Data quality", "data_quality", "data_quality.png"),
 )
 

@@ -33,13 +33,12 @@ from extract.tools.db import (
     target_from_env,
 )
 
-# The marts hold one currency today: Freshsales' `amount` in the account's base
-# currency, which the sandbox and the original tenant keep in US dollars.
-CURRENCY = "USD"
-OPEN_STAGES = ("Prospecting", "Negotiation")
-WON, LOST = "Closed-Won", "Closed-Lost"
-STAGES = (*OPEN_STAGES, WON, LOST)
-_OPEN = "('Prospecting', 'Negotiation')"  # OPEN_STAGES as an SQL list
+# Amounts are in the CRM account's base currency (`deals_enhanced.
+# deal_size_base_currency`, `deal_aggregations`): its code is read from the marts;
+# this is the name shown when the marts have no deal to read it from.
+CURRENCY = "base currency"
+# Stages in the order a deal moves through them: open, then won, then lost.
+CATEGORY_ORDER = {"open": 0, "won": 1, "lost": 2}
 GRAINS = {"Day": "daily", "Week": "weekly", "Month": "monthly"}
 # Breakdown of deal value over time: a label -> a fixed expression on `accounts`
 # (account names are not unique in a CRM: the business key tells them apart).
@@ -75,9 +74,18 @@ class Filters:
         """The reporting month: the calendar month the range ends in."""
         return self.end.replace(day=1)
 
+    @property
+    def month_end(self) -> date:
+        """The first day after the reporting month."""
+        return (self.month + timedelta(days=32)).replace(day=1)
+
     def params(self) -> list[Any]:
         """The bound values of `DEALS_IN_SCOPE`'s placeholders, in order."""
-        return [self.start, self.end + timedelta(days=1), not self.regions, list(self.regions)]
+        return [self.start, self.end + timedelta(days=1), *self.who()]
+
+    def who(self) -> list[Any]:
+        """The bound values of `WHO` (the region and owner filters)."""
+        return [not self.regions, list(self.regions), not self.owners, list(self.owners)]
 
 
 @dataclass(frozen=True)
@@ -153,25 +161,31 @@ def _unreadable(exc: Exception) -> str | None:
     return None
 
 
-# Deals created in the range, in the regions, with their account's columns.
-# Placeholders: start, end (exclusive), every region?, regions.
-DEALS_IN_SCOPE = """
+# The region and owner filters on `deals_enhanced as e` joined to `accounts as a`.
+# Placeholders (Filters.who()): every region?, regions, every owner?, owners.
+WHO = """(? or a.region = any(cast(? as varchar[])))
+      and (? or e.owner_name = any(cast(? as varchar[])))"""
+# Deals created in the range, in the regions, of the owners, with their account's
+# columns; `amount` is the deal's size in the base currency.
+# Placeholders (Filters.params()): start, end (exclusive), then WHO's.
+DEALS_IN_SCOPE = f"""
     select
-        d.deal_id,
-        d.deal_name,
-        d.deal_size,
-        d.deal_stage,
-        d.probability_of_closure,
-        d.created_at,
-        d.updated_at,
+        e.deal_id,
+        e.deal_name,
+        e.deal_size_base_currency as amount,
+        e.deal_stage,
+        e.stage_category,
+        e.owner_name,
+        e.close_date,
+        e.created_at,
         a.account_id,
         a.account_name,
         a.region,
         a.industry
-    from {marts}.deals as d
-    inner join {marts}.accounts as a on d.account_id = a.account_id
-    where d.created_at >= ? and d.created_at < ?
-      and (? or a.region = any(cast(? as varchar[])))
+    from {{marts}}.deals_enhanced as e
+    inner join {{marts}}.accounts as a on e.account_id = a.account_id
+    where e.created_at >= ? and e.created_at < ?
+      and {WHO}
 """
 
 
@@ -196,9 +210,23 @@ def regions(wh: Warehouse) -> list[str]:
     return [str(value) for value in frame["region"]]
 
 
-def owner_column(wh: Warehouse) -> str | None:
-    """The mart column naming a deal's owner, when a mart has one (none does yet)."""
-    return None
+def owners(wh: Warehouse) -> list[str]:
+    """The deal owners' names (`deals_enhanced.owner_name`)."""
+    frame = wh.query(
+        "select distinct owner_name from {marts}.deals_enhanced"
+        " where owner_name is not null order by owner_name"
+    )
+    return [str(value) for value in frame["owner_name"]]
+
+
+def currency(wh: Warehouse) -> str:
+    """The code of the base currency every amount is in (e.g. USD)."""
+    frame = wh.query(
+        "select distinct base_currency_code as code from {marts}.deals_enhanced"
+        " where base_currency_code is not null"
+    )
+    codes = [str(code) for code in frame["code"]]
+    return codes[0] if len(codes) == 1 else CURRENCY
 
 
 # ------------------------------------------------------------------ overview
@@ -212,11 +240,11 @@ def overview(wh: Warehouse, flt: Filters) -> dict[str, Any]:
         with scoped as ({DEALS_IN_SCOPE})
         select
             count(*) as deals,
-            count(*) filter (where deal_stage in {_OPEN}) as open_deals,
-            coalesce(sum(deal_size) filter (where deal_stage in {_OPEN}), 0)
+            count(*) filter (where stage_category = 'open') as open_deals,
+            coalesce(sum(amount) filter (where stage_category = 'open'), 0)
                 as pipeline_value,
-            count(*) filter (where deal_stage = '{WON}') as won_deals,
-            count(*) filter (where deal_stage = '{LOST}') as lost_deals
+            count(*) filter (where stage_category = 'won') as won_deals,
+            count(*) filter (where stage_category = 'lost') as lost_deals
         from scoped
         """,
         flt.params(),
@@ -230,27 +258,23 @@ def overview(wh: Warehouse, flt: Filters) -> dict[str, Any]:
 
 
 def closed_in_month(wh: Warehouse, flt: Filters) -> dict[str, Any]:
-    """Deals won and lost in the reporting month, whenever they were created.
-
-    The marts have no close date yet: a closed deal's last change
-    (`updated_at`) stands for it, which the page says.
-    """
-    month_end = (pd.Timestamp(flt.month) + pd.offsets.MonthBegin(1)).date()
+    """Deals won and lost in the reporting month (by `close_date`), whenever
+    they were created: the `bookings` and `won_deal_count` of the semantic layer."""
     frame = wh.query(
         f"""
         select
-            count(*) filter (where d.deal_stage = '{WON}') as won_in_month,
-            coalesce(sum(d.deal_size) filter (where d.deal_stage = '{WON}'), 0)
-                as won_value_in_month,
-            count(*) filter (where d.deal_stage = '{LOST}') as lost_in_month,
-            coalesce(sum(d.deal_size) filter (where d.deal_stage = '{LOST}'), 0)
-                as lost_value_in_month
-        from {{marts}}.deals as d
-        inner join {{marts}}.accounts as a on d.account_id = a.account_id
-        where d.updated_at >= ? and d.updated_at < ?
-          and (? or a.region = any(cast(? as varchar[])))
+            count(*) filter (where e.stage_category = 'won') as won_in_month,
+            coalesce(sum(e.deal_size_base_currency)
+                filter (where e.stage_category = 'won'), 0) as won_value_in_month,
+            count(*) filter (where e.stage_category = 'lost') as lost_in_month,
+            coalesce(sum(e.deal_size_base_currency)
+                filter (where e.stage_category = 'lost'), 0) as lost_value_in_month
+        from {{marts}}.deals_enhanced as e
+        inner join {{marts}}.accounts as a on e.account_id = a.account_id
+        where e.close_date >= ? and e.close_date < ?
+          and {WHO}
         """,
-        [flt.month, month_end, not flt.regions, list(flt.regions)],
+        [flt.month, flt.month_end, *flt.who()],
     )
     return {name: _plain(value) for name, value in frame.iloc[0].items()}
 
@@ -259,16 +283,16 @@ def deals_by_stage(wh: Warehouse, flt: Filters) -> pd.DataFrame:
     frame = wh.query(
         f"""
         with scoped as ({DEALS_IN_SCOPE})
-        select deal_stage as stage, count(*) as deals,
-               coalesce(sum(deal_size), 0) as value
+        select deal_stage as stage, stage_category as category, count(*) as deals,
+               coalesce(sum(amount), 0) as value
         from scoped
-        group by deal_stage
+        group by deal_stage, stage_category
         """,
         flt.params(),
     )
-    order = {stage: i for i, stage in enumerate(STAGES)}
-    frame["order"] = frame["stage"].map(order)
-    frame = frame.sort_values("order").drop(columns="order").reset_index(drop=True)
+    frame["order"] = frame["category"].map(CATEGORY_ORDER)
+    frame = (frame.sort_values(["order", "stage"]).drop(columns=["order", "category"])
+             .reset_index(drop=True))
     frame["value"] = frame["value"].astype(float)
     return frame
 
@@ -341,9 +365,9 @@ def top_accounts(wh: Warehouse, flt: Filters, limit: int = 10) -> pd.DataFrame:
             region,
             industry,
             count(*) as deals,
-            coalesce(sum(deal_size), 0) as deal_value,
-            coalesce(sum(deal_size) filter (where deal_stage in {_OPEN}), 0) as pipeline,
-            coalesce(sum(deal_size) filter (where deal_stage = '{WON}'), 0) as won
+            coalesce(sum(amount), 0) as deal_value,
+            coalesce(sum(amount) filter (where stage_category = 'open'), 0) as pipeline,
+            coalesce(sum(amount) filter (where stage_category = 'won'), 0) as won
         from scoped
         group by account_id, account_name, region, industry
         order by deal_value desc, account_name
@@ -364,7 +388,7 @@ def accounts_by(wh: Warehouse, flt: Filters, column: str) -> pd.DataFrame:
         f"""
         with scoped as ({DEALS_IN_SCOPE}),
         deal_value as (
-            select account_id, sum(deal_size) as deal_value, count(*) as deals
+            select account_id, sum(amount) as deal_value, count(*) as deals
             from scoped group by account_id
         )
         select
@@ -413,13 +437,133 @@ def account_detail(wh: Warehouse, account_id: int) -> tuple[dict[str, Any], pd.D
         raise NoData(f"no account {account_id}")
     row = {key: _plain(value) for key, value in account.iloc[0].items()}
     deals = wh.query(
-        "select deal_id, deal_name, deal_stage, deal_size, probability_of_closure,"
-        " created_at, updated_at from {marts}.deals where account_id = ?"
+        "select deal_id, deal_name, deal_stage, deal_size_base_currency as amount,"
+        " owner_name, probability_percent, created_date, close_date"
+        " from {marts}.deals_enhanced where account_id = ?"
         " order by created_at desc, deal_id",
         [row["account_id"]],
     )
-    deals["deal_size"] = deals["deal_size"].astype(float)
+    deals["amount"] = deals["amount"].astype(float)
     return row, deals
+
+
+def account_contacts(wh: Warehouse, account_id: int) -> pd.DataFrame:
+    """The contacts of one account (`contacts.account_id`)."""
+    return wh.query(
+        "select first_name, last_name, email, job_title, lead_source, last_contact_date"
+        " from {marts}.contacts where account_id = ? order by last_name, first_name",
+        [account_id],
+    )
+
+
+# ------------------------------------------------------------------ sales marts
+
+
+def owner_performance(wh: Warehouse, flt: Filters) -> pd.DataFrame:
+    """Per owner, `owner_performance` summed over the months of the range: won
+    and lost deals by close date, bookings, and open pipeline expected to close
+    in those months. The win rate is won / (won + lost) of those sums."""
+    frame = wh.query(
+        """
+        select
+            owner_name as owner,
+            sum(won_deal_count) as won,
+            sum(bookings) as bookings,
+            sum(lost_deal_count) as lost,
+            sum(lost_value) as lost_value,
+            sum(open_deal_count) as open_deals,
+            sum(open_pipeline_value) as open_pipeline
+        from {marts}.owner_performance
+        where month_start >= ? and month_start <= ?
+          and (? or owner_name = any(cast(? as varchar[])))
+        group by owner_id, owner_name
+        order by bookings desc, owner_name
+        """,
+        [flt.start.replace(day=1), flt.end, not flt.owners, list(flt.owners)],
+    )
+    for column in ("bookings", "lost_value", "open_pipeline"):
+        frame[column] = frame[column].astype(float)
+    for column in ("won", "lost", "open_deals"):
+        frame[column] = frame[column].astype(int)
+    closed = frame["won"] + frame["lost"]
+    frame["win_rate"] = (frame["won"] / closed.where(closed > 0)).astype(float)
+    return frame
+
+
+def bookings_by_month(wh: Warehouse, flt: Filters) -> pd.DataFrame:
+    """`owner_performance.bookings` per month and owner in the range."""
+    frame = wh.query(
+        """
+        select month_start as month, owner_name as owner, sum(bookings) as bookings
+        from {marts}.owner_performance
+        where month_start >= ? and month_start <= ?
+          and (? or owner_name = any(cast(? as varchar[])))
+        group by month_start, owner_name
+        order by month_start, owner_name
+        """,
+        [flt.start.replace(day=1), flt.end, not flt.owners, list(flt.owners)],
+    )
+    frame["bookings"] = frame["bookings"].astype(float)
+    frame["month"] = pd.to_datetime(frame["month"])
+    return frame
+
+
+def pipeline_over_time(wh: Warehouse, flt: Filters) -> pd.DataFrame:
+    """`pipeline_daily` per day and stage in the range, summed over pipelines."""
+    frame = wh.query(
+        """
+        select
+            date_day as day,
+            deal_stage as stage,
+            stage_category as category,
+            sum(open_deal_count) as open_deals,
+            sum(open_deal_value) as open_value,
+            sum(deals_won) as won,
+            sum(won_value) as won_value,
+            sum(deals_lost) as lost,
+            sum(lost_value) as lost_value
+        from {marts}.pipeline_daily
+        where date_day >= ? and date_day <= ?
+        group by date_day, deal_stage, stage_category
+        order by date_day, deal_stage
+        """,
+        [flt.start, flt.end],
+    )
+    for column in ("open_value", "won_value", "lost_value"):
+        frame[column] = frame[column].astype(float)
+    for column in ("open_deals", "won", "lost"):
+        frame[column] = frame[column].astype(int)
+    frame["day"] = pd.to_datetime(frame["day"])
+    return frame
+
+
+def stage_history(wh: Warehouse, flt: Filters) -> pd.DataFrame:
+    """Per stage, the visits (`deal_stage_history`) that began in the range, of
+    deals in the regions and of the owners: how many, by how many deals, how
+    many are current, and the days the finished ones lasted."""
+    frame = wh.query(
+        f"""
+        select
+            h.deal_stage as stage,
+            h.stage_category as category,
+            count(*) as visits,
+            count(distinct h.deal_crm_id) as deals,
+            count(*) filter (where h.is_current) as current,
+            avg(h.days_in_stage) filter (where not h.is_current) as average_days,
+            max(h.days_in_stage) filter (where not h.is_current) as longest_days
+        from {{marts}}.deal_stage_history as h
+        inner join {{marts}}.deals_enhanced as e on h.deal_crm_id = e.id
+        inner join {{marts}}.accounts as a on e.account_id = a.account_id
+        where h.entered_at >= ? and h.entered_at < ?
+          and {WHO}
+        group by h.deal_stage, h.stage_category
+        """,
+        flt.params(),
+    )
+    frame["order"] = frame["category"].map(CATEGORY_ORDER)
+    frame = frame.sort_values(["order", "stage"]).drop(columns="order").reset_index(drop=True)
+    frame["average_days"] = frame["average_days"].astype(float)
+    return frame
 
 
 # ------------------------------------------------------------------ data quality

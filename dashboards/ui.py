@@ -72,7 +72,7 @@ def sidebar_filters() -> data.Filters:
         if span is None:
             raise data.NoData("the deals mart is empty")
         regions = fetch(data.regions)
-        owner = fetch(data.owner_column)
+        owners = fetch(data.owners)
     except data.NoData as exc:
         st.sidebar.info(f"No data yet: {exc}")
         raise
@@ -90,13 +90,21 @@ def sidebar_filters() -> data.Filters:
         "Region", regions, key="regions", placeholder="All regions",
         on_change=_keep, args=("regions",),
     )
-    st.sidebar.multiselect(
-        "Owner", [], key="owners", disabled=owner is None,
-        placeholder="All owners" if owner else "No owner in the marts yet",
-        help="No mart has a deal owner yet: the filter comes with the owner marts.",
+    st.session_state["owners"] = [o for o in st.session_state.get("_owners", []) if o in owners]
+    owned = st.sidebar.multiselect(
+        "Owner", owners, key="owners", placeholder="All owners",
+        on_change=_keep, args=("owners",), help="The deal's owner (deals_enhanced.owner_name)",
     )
-    st.sidebar.caption(f"Reading {wh.describe()}. Amounts in {data.CURRENCY}.")
-    return data.Filters(start=start, end=end, regions=tuple(chosen))
+    st.sidebar.caption(f"Reading {wh.describe()}. Amounts in {currency()}.")
+    return data.Filters(start=start, end=end, regions=tuple(chosen), owners=tuple(owned))
+
+
+def currency() -> str:
+    """The base currency's code, named next to every amount."""
+    try:
+        return fetch(data.currency)
+    except data.NoData:
+        return data.CURRENCY
 
 
 def _keep(key: str) -> None:
@@ -120,7 +128,10 @@ def _range(picked: Any, first: date, last: date) -> tuple[date, date]:
     return picked, picked
 
 
-def period_caption(flt: data.Filters) -> str:
-    where = ", ".join(flt.regions) if flt.regions else "all regions"
-    return (f"Deals created {flt.start:%d %b %Y} to {flt.end:%d %b %Y}, {where}; "
-            f"amounts in {data.CURRENCY}.")
+def period_caption(flt: data.Filters, who: bool = True) -> str:
+    """What the figures cover: the range, and the regions and owners when `who`."""
+    text = f"Deals created {flt.start:%d %b %Y} to {flt.end:%d %b %Y}"
+    if who:
+        text += ", " + (", ".join(flt.regions) if flt.regions else "all regions")
+        text += ", " + (", ".join(flt.owners) if flt.owners else "all owners")
+    return f"{text}; amounts in {currency()}."

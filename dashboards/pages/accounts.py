@@ -7,12 +7,12 @@ import streamlit as st
 
 from dashboards import data, ui
 
-MONEY = data.CURRENCY
 VALUE_FORMAT = ui.MONEY_COLUMN
 
 st.title("Accounts")
 with ui.no_data_guard("accounts"):
     flt = ui.sidebar_filters()
+    MONEY = ui.currency()
     st.caption(ui.period_caption(flt))
     top = ui.fetch(data.top_accounts, flt)
     st.subheader("Top accounts by deal value")
@@ -77,13 +77,24 @@ with ui.no_data_guard("accounts"):
         st.dataframe(
             deals.rename(columns={
                 "deal_id": "Deal id", "deal_name": "Deal", "deal_stage": "Stage",
-                "deal_size": f"Size ({MONEY})", "probability_of_closure": "Probability",
-                "created_at": "Created (UTC)", "updated_at": "Last change (UTC)",
+                "amount": f"Size ({MONEY})", "owner_name": "Owner",
+                "probability_percent": "Probability (%)", "created_date": "Created",
+                "close_date": "Closed",
             }),
             hide_index=True,
             column_config={f"Size ({MONEY})": VALUE_FORMAT},
         )
-        st.caption(
-            "All of the account's deals, whatever the date range. Its contacts are not "
-            "shown: marts.contacts has no link to an account yet."
-        )
+        st.caption("All of the account's deals, whatever the filters.")
+        contacts = ui.fetch(data.account_contacts, picked)
+        st.markdown(f"**Contacts** ({len(contacts):,})")
+        if contacts.empty:
+            st.info("No contact of this account in the marts.")
+        else:
+            st.dataframe(
+                contacts.rename(columns={
+                    "first_name": "First name", "last_name": "Last name", "email": "Email",
+                    "job_title": "Job title", "lead_source": "Lead source",
+                    "last_contact_date": "Last contact",
+                }),
+                hide_index=True,
+            )

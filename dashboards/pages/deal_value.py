@@ -15,11 +15,13 @@ with ui.no_data_guard("deal value over time"):
     grain = left.radio("Grain", list(data.GRAINS), index=2, horizontal=True, key="grain")
     breakdown = right.radio("Per", list(data.BREAKDOWNS), horizontal=True, key="breakdown")
     frame = ui.fetch(data.value_over_time, flt, grain, breakdown)
-    money = data.CURRENCY
+    money = ui.currency()
     st.caption(
         f"{ui.period_caption(flt)} From deal_aggregations: deals with a size, per "
         f"{grain.lower()} of creation (weeks start on Monday), every period that overlaps "
         "the range."
+        + (" The owner filter does not apply here: deal_aggregations is per account."
+           if flt.owners else "")
     )
     if frame.empty:
         st.info("No sized deal was created in this range and region.")

@@ -15,10 +15,11 @@ with ui.no_data_guard("the overview"):
     st.caption(ui.period_caption(flt))
     if not kpis["deals"]:
         st.info("No deal was created in this range and region.")
-    money = data.CURRENCY
+    money = ui.currency()
     first = st.columns(3)
     first[0].metric(f"Pipeline value ({money})", ui.money(kpis["pipeline_value"]),
-                    help="Sum of deal_size of the open deals (Prospecting, Negotiation)")
+                    help="Summed amount of the open deals (stage category open), "
+                         "in the base currency")
     first[1].metric("Open deals", ui.count(kpis["open_deals"]))
     first[2].metric("Win rate", ui.percent(kpis["win_rate"]),
                     help="Won deals / (won + lost deals), of the deals created in the range")
@@ -28,9 +29,9 @@ with ui.no_data_guard("the overview"):
     second[2].metric(f"Lost in {month}", ui.count(kpis["lost_in_month"]))
     second[3].metric(f"Lost value in {month} ({money})", ui.money(kpis["lost_value_in_month"]))
     st.caption(
-        f"Won and lost in {month}, the month the date range ends in, whenever the deal was "
-        "created; the marts have no close date yet, so a closed deal's last change "
-        "(updated_at) dates it."
+        f"Won and lost in {month}, the month the date range ends in, by close date "
+        "(deals_enhanced.close_date), whenever the deal was created: the semantic layer's "
+        "bookings and won_deal_count."
     )
 
     st.subheader("Deals by stage")
@@ -39,7 +40,7 @@ with ui.no_data_guard("the overview"):
         st.info("No deal was created in this range and region.")
     else:
         chart = alt.Chart(stages, height=260).mark_bar().encode(
-            x=alt.X("stage:N", sort=list(data.STAGES), title="Stage",
+            x=alt.X("stage:N", sort=list(stages["stage"]), title="Stage",
                     axis=alt.Axis(labelAngle=0)),
             y=alt.Y("value:Q", title=f"Deal value ({money})"),
             tooltip=["stage", "deals", alt.Tooltip("value:Q", format=",.2f")],

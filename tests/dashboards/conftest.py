@@ -5,6 +5,7 @@ with the helpers of the dbt tests (tests/dbt/dbt_support.py)."""
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,22 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dbt"))
 
-from dbt_support import DbtProject, extract_duckdb  # noqa: E402
-
-from extract.sandbox import SandboxConfig, serve_in_thread  # noqa: E402
-
-DEMO = SandboxConfig(seed=42, accounts=200, contacts=1000, deals=1500)
-EMPTY = SandboxConfig(seed=42, accounts=0, contacts=0, deals=0)
-
-
-def build_marts(config: SandboxConfig, workdir: Path) -> Path:
-    """The sandbox extracted into workdir/crm.duckdb, then `dbt build` on it."""
-    path = workdir / "crm.duckdb"
-    with serve_in_thread(config) as sandbox:
-        extract_duckdb(sandbox, path, workdir / "pipelines")
-    result = DbtProject(workdir / "dbt", env={"DUCKDB_PATH": str(path)}).run("build")
-    assert "Completed successfully" in result.stdout
-    return path
+from dashboard_support import DEMO, EMPTY, build_marts  # noqa: E402
+from dbt_support import pg_cursor  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +46,15 @@ def dashboard_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     yield use
     st.cache_data.clear()
+
+
+@pytest.fixture
+def pg_prefix(require_postgres: None) -> Iterator[str]:
+    """A schema prefix of its own on PostgreSQL; every schema under it is dropped after."""
+    prefix = f"test_dash_{uuid.uuid4().hex[:8]}_"
+    yield prefix
+    with pg_cursor() as cur:
+        cur.execute("select nspname from pg_namespace where nspname like %s",
+                    (prefix.replace("_", r"\_") + "%",))
+        for (schema,) in cur.fetchall():
+            cur.execute(f'drop schema "{schema}" cascade')

@@ -44,11 +44,19 @@ def tab() -> Iterator[Any]:
 def figures(path: Path) -> dict[str, str]:
     """Key figures of each page, as the dashboard formats them, from SQL on the marts."""
     with duckdb.connect(str(path), read_only=True) as con:
-        def one(sql: str) -> Any:
-            return con.execute(sql).fetchone()[0]  # type: ignore[index]
+        def one(sql: str, *params: Any) -> Any:
+            return con.execute(sql, list(params)).fetchone()[0]  # type: ignore[index]
 
-        pipeline = one("select sum(deal_size) from marts.deals"
-                       " where deal_stage in ('Prospecting', 'Negotiation')")
+        pipeline = one("select sum(deal_size_base_currency) from marts.deals_enhanced"
+                       " where stage_category = 'open'")
+        last = one("select max(greatest(created_at, updated_at)) from marts.deals")
+        value_by_month = one("select sum(total_deal_size) from marts.deal_aggregations"
+                             " where aggregation_type = 'monthly'")
+        won = one("select sum(won_deal_count) from marts.owner_performance")
+        open_on_last_day = one(
+            "select sum(open_deal_value) from marts.pipeline_daily"
+            " where stage_category = 'open' and date_day = (select max(date_day)"
+            f" from marts.pipeline_daily where date_day <= '{last}')")
         # the value of the account the page shows first (the top one by deals)
         top_account_value = one(
             "select a.account_value from marts.deals as d join marts.accounts as a"
@@ -56,8 +64,11 @@ def figures(path: Path) -> dict[str, str]:
             " order by sum(d.deal_size) desc, a.account_name limit 1")
         return {
             "Overview": f"{pipeline:,.2f}",
-            "Deal value over time": f"{one('select sum(deal_size) from marts.deals'):,.2f}",
+            "Deal value over time": f"{value_by_month:,.2f}",
             "Accounts": f"{top_account_value:,.2f}",
+            "Owner performance": f"{won:,}",
+            "Pipeline over time": f"{open_on_last_day:,.2f}",
+            "Stage history": f"{one('select count(*) from marts.deal_stage_history'):,}",
             "Data quality": f"{one('select count(*) from marts.rejected_records'):,}",
         }
 

@@ -16,8 +16,11 @@ from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PAGES = ("pages/overview.py", "pages/deal_value.py", "pages/accounts.py",
+         "pages/owner_performance.py", "pages/pipeline.py", "pages/stage_history.py",
          "pages/data_quality.py")
-OPEN = "('Prospecting', 'Negotiation')"
+DATA_QUALITY = PAGES[-1]
+# deals_enhanced: amounts in the base currency, stage categories, close dates, owners
+DEALS = ("marts.deals_enhanced as e join marts.accounts as a using (account_id)")
 
 Sql = Callable[..., list[tuple[Any, ...]]]
 
@@ -60,21 +63,28 @@ def table(app: AppTest, first_column: str) -> list[tuple[Any, ...]]:
     raise AssertionError(f"no table starting with {first_column!r}")
 
 
+def reporting_month(sql: Sql) -> datetime:
+    """The month the default date range ends in: that of the deals' last change."""
+    [(month,)] = sql("select date_trunc('month', max(greatest(created_at, updated_at)))"
+                     " from marts.deals")
+    return month
+
+
 def test_overview_figures_equal_the_marts(app: AppTest, sql: Sql) -> None:
     open_page(app, PAGES[0])
     shown = metrics(app)
-    [(pipeline, open_deals)] = sql(
-        f"select sum(deal_size), count(*) from marts.deals where deal_stage in {OPEN}")
-    [(won, lost)] = sql("select count(*) filter (where deal_stage = 'Closed-Won'),"
-                        " count(*) filter (where deal_stage = 'Closed-Lost') from marts.deals")
-    [(month,)] = sql("select date_trunc('month', max(greatest(created_at, updated_at)))"
-                     " from marts.deals")
+    [(pipeline, open_deals, won, lost)] = sql(
+        "select sum(deal_size_base_currency) filter (where stage_category = 'open'),"
+        " count(*) filter (where stage_category = 'open'),"
+        " count(*) filter (where stage_category = 'won'),"
+        " count(*) filter (where stage_category = 'lost') from marts.deals_enhanced")
+    month = reporting_month(sql)
     [(won_month, won_value, lost_month, lost_value)] = sql(
-        "select count(*) filter (where deal_stage = 'Closed-Won'),"
-        " sum(deal_size) filter (where deal_stage = 'Closed-Won'),"
-        " count(*) filter (where deal_stage = 'Closed-Lost'),"
-        " sum(deal_size) filter (where deal_stage = 'Closed-Lost')"
-        " from marts.deals where date_trunc('month', updated_at) = ?", month)
+        "select count(*) filter (where stage_category = 'won'),"
+        " sum(deal_size_base_currency) filter (where stage_category = 'won'),"
+        " count(*) filter (where stage_category = 'lost'),"
+        " sum(deal_size_base_currency) filter (where stage_category = 'lost')"
+        " from marts.deals_enhanced where date_trunc('month', close_date) = ?", month)
     name = f"{month:%B %Y}"
     assert shown["Pipeline value (USD)"] == money(pipeline)
     assert shown["Open deals"] == f"{open_deals:,}"
@@ -84,24 +94,39 @@ def test_overview_figures_equal_the_marts(app: AppTest, sql: Sql) -> None:
     assert shown[f"Lost in {name}"] == f"{lost_month:,}"
     assert shown[f"Lost value in {name} (USD)"] == money(lost_value)
     assert won_month > 0 and lost_month > 0
-    stages = sql("select deal_stage, count(*), sum(deal_size) from marts.deals"
-                 " group by deal_stage")
+    stages = sql("select deal_stage, count(*), sum(deal_size_base_currency)"
+                 " from marts.deals_enhanced group by deal_stage")
     assert sorted(table(app, "Stage")) == sorted(
         (stage, n, pytest.approx(float(value))) for stage, n, value in stages)
+    # the currency is the marts' base currency
+    assert sql("select distinct base_currency_code from marts.deals_enhanced") == [("USD",)]
 
 
-def test_overview_region_filter(app: AppTest, sql: Sql) -> None:
+def test_overview_region_and_owner_filters(app: AppTest, sql: Sql) -> None:
     open_page(app, PAGES[0])
     app.multiselect(key="regions").set_value(["Europe"]).run()
     [(pipeline, open_deals)] = sql(
-        "select sum(d.deal_size), count(*) from marts.deals as d"
-        " join marts.accounts as a using (account_id)"
-        f" where a.region = 'Europe' and d.deal_stage in {OPEN}")
+        f"select sum(e.deal_size_base_currency), count(*) from {DEALS}"
+        " where a.region = 'Europe' and e.stage_category = 'open'")
     shown = metrics(app)
     assert shown["Pipeline value (USD)"] == money(pipeline)
     assert shown["Open deals"] == f"{open_deals:,}"
-    [(everywhere,)] = sql(f"select count(*) from marts.deals where deal_stage in {OPEN}")
+    [(everywhere,)] = sql("select count(*) from marts.deals_enhanced"
+                          " where stage_category = 'open'")
     assert open_deals < everywhere
+    [(owner,)] = sql("select min(owner_name) from marts.deals_enhanced")
+    app.multiselect(key="owners").set_value([owner]).run()
+    [(pipeline, open_deals)] = sql(
+        f"select sum(e.deal_size_base_currency), count(*) from {DEALS}"
+        " where a.region = 'Europe' and e.owner_name = ? and e.stage_category = 'open'",
+        owner)
+    shown = metrics(app)
+    assert shown["Pipeline value (USD)"] == money(pipeline)
+    assert shown["Open deals"] == f"{open_deals:,}"
+    # the filters hold on the next page
+    open_page(app, PAGES[2])
+    assert app.multiselect(key="owners").value == [owner]
+    assert app.multiselect(key="regions").value == ["Europe"]
 
 
 def test_overview_date_range(app: AppTest, sql: Sql) -> None:
@@ -111,27 +136,23 @@ def test_overview_date_range(app: AppTest, sql: Sql) -> None:
     start, end = datetime(2024, 1, 1).date(), datetime(2024, 6, 30).date()
     app.date_input(key="date_range").set_value((start, end)).run()
     [(pipeline, won, lost)] = sql(
-        f"select sum(deal_size) filter (where deal_stage in {OPEN}),"
-        " count(*) filter (where deal_stage = 'Closed-Won'),"
-        " count(*) filter (where deal_stage = 'Closed-Lost')"
-        " from marts.deals where created_at >= ? and created_at < date '2024-07-01'", start)
-    [(won_june,)] = sql("select count(*) from marts.deals where deal_stage = 'Closed-Won'"
-                        " and updated_at >= date '2024-06-01' and updated_at < date '2024-07-01'")
+        "select sum(deal_size_base_currency) filter (where stage_category = 'open'),"
+        " count(*) filter (where stage_category = 'won'),"
+        " count(*) filter (where stage_category = 'lost') from marts.deals_enhanced"
+        " where created_at >= ? and created_at < date '2024-07-01'", start)
+    [(won_june,)] = sql("select count(*) from marts.deals_enhanced"
+                        " where stage_category = 'won'"
+                        " and close_date between date '2024-06-01' and date '2024-06-30'")
     shown = metrics(app)
     assert shown["Pipeline value (USD)"] == money(pipeline)
     assert shown["Win rate"] == f"{won / (won + lost):.1%}"
     assert shown["Won in June 2024"] == f"{won_june:,}"
 
 
-def test_owner_filter_is_disabled_until_a_mart_has_owners(app: AppTest) -> None:
-    owner = app.multiselect(key="owners")
-    assert owner.disabled
-    assert "No owner in the marts yet" in owner.placeholder
-
-
 def test_deal_value_over_time_per_grain_and_breakdown(app: AppTest, sql: Sql) -> None:
     open_page(app, PAGES[1])
-    [(total, sized)] = sql("select sum(deal_size), count(deal_size) from marts.deals")
+    [(total, sized)] = sql("select sum(deal_size_base_currency),"
+                           " count(deal_size_base_currency) from marts.deals_enhanced")
     for grain, kind in (("Month", "monthly"), ("Week", "weekly"), ("Day", "daily")):
         app.radio(key="grain").set_value(grain).run()
         shown = metrics(app)
@@ -158,9 +179,8 @@ def test_deal_value_over_time_per_grain_and_breakdown(app: AppTest, sql: Sql) ->
 def test_accounts_page(app: AppTest, sql: Sql) -> None:
     open_page(app, PAGES[2])
     top = sql(
-        "select a.account_id, a.account_name, sum(d.deal_size) as value, count(*)"
-        " from marts.deals as d join marts.accounts as a using (account_id)"
-        " group by all order by value desc, a.account_name limit 10")
+        "select a.account_id, a.account_name, sum(e.deal_size_base_currency) as value,"
+        f" count(*) from {DEALS} group by all order by value desc, a.account_name limit 10")
     shown = table(app, "Account id")
     assert [(row[0], row[1], row[4]) for row in shown] == [
         (account_id, name, n) for account_id, name, _, n in top]
@@ -172,8 +192,11 @@ def test_accounts_page(app: AppTest, sql: Sql) -> None:
     # One account: the top one by default, any other when picked.
     top_id = top[0][0]
     [(deals_of_top,)] = sql("select count(*) from marts.deals where account_id = ?", top_id)
+    [(contacts_of_top,)] = sql("select count(*) from marts.contacts where account_id = ?",
+                               top_id)
     assert app.selectbox(key="account").value == top_id
     assert metrics(app)["Deals"] == f"{deals_of_top:,}"
+    assert len(table(app, "First name")) == contacts_of_top > 0
     [(other, region, deals_of_other)] = sql(
         "select a.account_id, a.region, count(d.deal_id) from marts.accounts as a"
         " left join marts.deals as d using (account_id) where a.account_id <> ?"
@@ -185,7 +208,7 @@ def test_accounts_page(app: AppTest, sql: Sql) -> None:
 
 
 def test_data_quality_page(app: AppTest, sql: Sql) -> None:
-    open_page(app, PAGES[3])
+    open_page(app, DATA_QUALITY)
     shown = metrics(app)
     fates = table_rows(app, "Kept")
     assert {row[0] for row in fates} >= {"accounts", "contacts", "deals"}
@@ -214,6 +237,61 @@ def test_data_quality_page(app: AppTest, sql: Sql) -> None:
     assert all(row[4] == "fresh" for row in fresh.values())
 
 
+def test_owner_performance_page(app: AppTest, sql: Sql) -> None:
+    open_page(app, PAGES[3])
+    shown = metrics(app)
+    # the months of the default range: first creation to last change
+    [(first, last)] = sql("select date_trunc('month', min(created_at)),"
+                          " max(greatest(created_at, updated_at)) from marts.deals")
+    in_range = f"from marts.owner_performance where month_start between '{first}' and '{last}'"
+    [(bookings, won, lost, pipeline)] = sql(
+        "select sum(bookings), sum(won_deal_count), sum(lost_deal_count),"
+        f" sum(open_pipeline_value) {in_range}")
+    [(later,)] = sql("select count(*) from marts.owner_performance where month_start > ?",
+                     last)
+    assert later > 0  # open deals expected to close after the range: not counted
+    assert shown["Bookings (USD)"] == money(bookings)
+    assert shown["Deals won"] == f"{won:,}"
+    assert shown["Win rate"] == f"{won / (won + lost):.1%}"
+    assert shown["Open pipeline (USD)"] == money(pipeline)
+    per_owner = sql("select owner_name, sum(won_deal_count), sum(bookings)"
+                    f" {in_range} group by owner_id, owner_name")
+    assert sorted(row[:3] for row in table(app, "Owner")) == sorted(
+        (name, n, pytest.approx(float(value))) for name, n, value in per_owner)
+    # bookings are the deals won, by close date, in the base currency
+    [(won_value,)] = sql("select sum(deal_size_base_currency) from marts.deals_enhanced"
+                         " where stage_category = 'won'")
+    assert bookings == won_value
+
+
+def test_pipeline_over_time_page(app: AppTest, sql: Sql) -> None:
+    open_page(app, PAGES[4])
+    [(end,)] = sql("select max(greatest(created_at, updated_at))::date from marts.deals")
+    [(last_day,)] = sql("select max(date_day) from marts.pipeline_daily where date_day <= ?",
+                        end)
+    [(open_value, open_deals)] = sql(
+        "select sum(open_deal_value), sum(open_deal_count) from marts.pipeline_daily"
+        " where date_day = ? and stage_category = 'open'", last_day)
+    [(won, won_value, lost)] = sql(
+        "select sum(deals_won), sum(won_value), sum(deals_lost) from marts.pipeline_daily"
+        " where date_day <= ?", end)
+    shown = metrics(app)
+    assert shown[f"Open pipeline on {last_day:%d %b %Y} (USD)"] == money(open_value)
+    assert shown["Open deals"] == f"{open_deals:,}"
+    assert shown["Won in the range (USD)"] == money(won_value)
+    assert shown["Deals won / lost"] == f"{won:,} / {lost:,}"
+
+
+def test_stage_history_page(app: AppTest, sql: Sql) -> None:
+    open_page(app, PAGES[5])
+    per_stage = sql("select deal_stage, count(*), count(distinct deal_crm_id),"
+                    " count(*) filter (where is_current) from marts.deal_stage_history"
+                    " group by deal_stage")
+    shown = metrics(app)
+    assert shown["Stage visits"] == f"{sum(row[1] for row in per_stage):,}"
+    assert sorted(row[:4] for row in table(app, "Stage")) == sorted(per_stage)
+
+
 def table_rows(app: AppTest, column: str) -> list[tuple[Any, ...]]:
     """The rows of the dataframe that has a column named `column`."""
     for frame in app.dataframe:
@@ -229,7 +307,7 @@ def test_empty_marts_say_no_data_yet(empty_marts_duckdb: Path, dashboard_env: An
         open_page(app, page)
         texts = [info.value for info in app.info]
         assert any(text.startswith("No data yet") for text in texts), (page, texts)
-        assert not app.metric or page == PAGES[3], page
+        assert not app.metric or page == DATA_QUALITY, page
     # The empty CRM was synced: the data quality page still shows when.
     assert "Last sync (UTC)" in metrics(app)
 
