@@ -34,7 +34,7 @@ from extract.tools.db import (
 )
 
 # Amounts are in the CRM account's base currency (`deals_enhanced.
-# deal_size_base_currency`, `deal_aggregations`): its code is read from the marts;
+# deal_size_base`, `deal_aggregations`): its code is read from the marts;
 # this is the name shown when the marts have no deal to read it from.
 CURRENCY = "base currency"
 # Stages in the order a deal moves through them: open, then won, then lost.
@@ -172,7 +172,7 @@ DEALS_IN_SCOPE = f"""
     select
         e.deal_id,
         e.deal_name,
-        e.deal_size_base_currency as amount,
+        e.deal_size_base as amount,
         e.deal_stage,
         e.stage_category,
         e.owner_name,
@@ -264,10 +264,10 @@ def closed_in_month(wh: Warehouse, flt: Filters) -> dict[str, Any]:
         f"""
         select
             count(*) filter (where e.stage_category = 'won') as won_in_month,
-            coalesce(sum(e.deal_size_base_currency)
+            coalesce(sum(e.deal_size_base)
                 filter (where e.stage_category = 'won'), 0) as won_value_in_month,
             count(*) filter (where e.stage_category = 'lost') as lost_in_month,
-            coalesce(sum(e.deal_size_base_currency)
+            coalesce(sum(e.deal_size_base)
                 filter (where e.stage_category = 'lost'), 0) as lost_value_in_month
         from {{marts}}.deals_enhanced as e
         inner join {{marts}}.accounts as a on e.account_id = a.account_id
@@ -437,7 +437,7 @@ def account_detail(wh: Warehouse, account_id: int) -> tuple[dict[str, Any], pd.D
         raise NoData(f"no account {account_id}")
     row = {key: _plain(value) for key, value in account.iloc[0].items()}
     deals = wh.query(
-        "select deal_id, deal_name, deal_stage, deal_size_base_currency as amount,"
+        "select deal_id, deal_name, deal_stage, deal_size_base as amount,"
         " owner_name, probability_percent, created_date, close_date"
         " from {marts}.deals_enhanced where account_id = ?"
         " order by created_at desc, deal_id",

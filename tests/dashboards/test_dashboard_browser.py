@@ -47,7 +47,7 @@ def figures(path: Path) -> dict[str, str]:
         def one(sql: str, *params: Any) -> Any:
             return con.execute(sql, list(params)).fetchone()[0]  # type: ignore[index]
 
-        pipeline = one("select sum(deal_size_base_currency) from marts.deals_enhanced"
+        pipeline = one("select sum(deal_size_base) from marts.deals_enhanced"
                        " where stage_category = 'open'")
         last = one("select max(greatest(created_at, updated_at)) from marts.deals")
         value_by_month = one("select sum(total_deal_size) from marts.deal_aggregations"

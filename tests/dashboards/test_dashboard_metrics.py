@@ -26,7 +26,7 @@ def test_dashboard_marts_and_metrics_agree(marts_duckdb: Path, dashboard_env: An
 
         month = reporting_month(sql).date()
         [(won, bookings)] = sql(
-            "select count(*), sum(deal_size_base_currency) from marts.deals_enhanced"
+            "select count(*), sum(deal_size_base) from marts.deals_enhanced"
             " where stage_category = 'won' and date_trunc('month', close_date) = ?", month)
         [(owner_won, owner_bookings)] = sql(
             "select sum(won_deal_count), sum(bookings) from marts.owner_performance"

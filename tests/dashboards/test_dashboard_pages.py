@@ -5,6 +5,7 @@ change them as they should, and empty or missing marts say "No data yet"."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from dashboard_support import DEMO, build_marts
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
@@ -74,16 +76,16 @@ def test_overview_figures_equal_the_marts(app: AppTest, sql: Sql) -> None:
     open_page(app, PAGES[0])
     shown = metrics(app)
     [(pipeline, open_deals, won, lost)] = sql(
-        "select sum(deal_size_base_currency) filter (where stage_category = 'open'),"
+        "select sum(deal_size_base) filter (where stage_category = 'open'),"
         " count(*) filter (where stage_category = 'open'),"
         " count(*) filter (where stage_category = 'won'),"
         " count(*) filter (where stage_category = 'lost') from marts.deals_enhanced")
     month = reporting_month(sql)
     [(won_month, won_value, lost_month, lost_value)] = sql(
         "select count(*) filter (where stage_category = 'won'),"
-        " sum(deal_size_base_currency) filter (where stage_category = 'won'),"
+        " sum(deal_size_base) filter (where stage_category = 'won'),"
         " count(*) filter (where stage_category = 'lost'),"
-        " sum(deal_size_base_currency) filter (where stage_category = 'lost')"
+        " sum(deal_size_base) filter (where stage_category = 'lost')"
         " from marts.deals_enhanced where date_trunc('month', close_date) = ?", month)
     name = f"{month:%B %Y}"
     assert shown["Pipeline value (USD)"] == money(pipeline)
@@ -94,7 +96,7 @@ def test_overview_figures_equal_the_marts(app: AppTest, sql: Sql) -> None:
     assert shown[f"Lost in {name}"] == f"{lost_month:,}"
     assert shown[f"Lost value in {name} (USD)"] == money(lost_value)
     assert won_month > 0 and lost_month > 0
-    stages = sql("select deal_stage, count(*), sum(deal_size_base_currency)"
+    stages = sql("select deal_stage, count(*), sum(deal_size_base)"
                  " from marts.deals_enhanced group by deal_stage")
     assert sorted(table(app, "Stage")) == sorted(
         (stage, n, pytest.approx(float(value))) for stage, n, value in stages)
@@ -102,11 +104,28 @@ def test_overview_figures_equal_the_marts(app: AppTest, sql: Sql) -> None:
     assert sql("select distinct base_currency_code from marts.deals_enhanced") == [("USD",)]
 
 
+def test_amounts_are_in_the_base_currency(dashboard_env: Any,
+                                          tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A tenant selling 30% of its deals in other currencies: the overview sums
+    the deals' base-currency amounts, never euros with dollars."""
+    path = build_marts(replace(DEMO, foreign_currency_share=0.3),
+                       tmp_path_factory.mktemp("currencies"))
+    with duckdb.connect(str(path), read_only=True) as con:
+        [(base, own, currencies)] = con.execute(
+            "select sum(e.deal_size_base), sum(d.deal_size),"
+            " count(distinct d.currency_code) from marts.deals_enhanced as e"
+            " join marts.deals as d using (id) where e.stage_category = 'open'").fetchall()
+    assert currencies > 1 and base != own
+    dashboard_env(path)
+    app = open_page(AppTest.from_file(APP, default_timeout=60).run(), PAGES[0])
+    assert metrics(app)["Pipeline value (USD)"] == money(base)
+
+
 def test_overview_region_and_owner_filters(app: AppTest, sql: Sql) -> None:
     open_page(app, PAGES[0])
     app.multiselect(key="regions").set_value(["Europe"]).run()
     [(pipeline, open_deals)] = sql(
-        f"select sum(e.deal_size_base_currency), count(*) from {DEALS}"
+        f"select sum(e.deal_size_base), count(*) from {DEALS}"
         " where a.region = 'Europe' and e.stage_category = 'open'")
     shown = metrics(app)
     assert shown["Pipeline value (USD)"] == money(pipeline)
@@ -117,7 +136,7 @@ def test_overview_region_and_owner_filters(app: AppTest, sql: Sql) -> None:
     [(owner,)] = sql("select min(owner_name) from marts.deals_enhanced")
     app.multiselect(key="owners").set_value([owner]).run()
     [(pipeline, open_deals)] = sql(
-        f"select sum(e.deal_size_base_currency), count(*) from {DEALS}"
+        f"select sum(e.deal_size_base), count(*) from {DEALS}"
         " where a.region = 'Europe' and e.owner_name = ? and e.stage_category = 'open'",
         owner)
     shown = metrics(app)
@@ -136,7 +155,7 @@ def test_overview_date_range(app: AppTest, sql: Sql) -> None:
     start, end = datetime(2024, 1, 1).date(), datetime(2024, 6, 30).date()
     app.date_input(key="date_range").set_value((start, end)).run()
     [(pipeline, won, lost)] = sql(
-        "select sum(deal_size_base_currency) filter (where stage_category = 'open'),"
+        "select sum(deal_size_base) filter (where stage_category = 'open'),"
         " count(*) filter (where stage_category = 'won'),"
         " count(*) filter (where stage_category = 'lost') from marts.deals_enhanced"
         " where created_at >= ? and created_at < date '2024-07-01'", start)
@@ -151,8 +170,8 @@ def test_overview_date_range(app: AppTest, sql: Sql) -> None:
 
 def test_deal_value_over_time_per_grain_and_breakdown(app: AppTest, sql: Sql) -> None:
     open_page(app, PAGES[1])
-    [(total, sized)] = sql("select sum(deal_size_base_currency),"
-                           " count(deal_size_base_currency) from marts.deals_enhanced")
+    [(total, sized)] = sql("select sum(deal_size_base),"
+                           " count(deal_size_base) from marts.deals_enhanced")
     for grain, kind in (("Month", "monthly"), ("Week", "weekly"), ("Day", "daily")):
         app.radio(key="grain").set_value(grain).run()
         shown = metrics(app)
@@ -179,7 +198,7 @@ def test_deal_value_over_time_per_grain_and_breakdown(app: AppTest, sql: Sql) ->
 def test_accounts_page(app: AppTest, sql: Sql) -> None:
     open_page(app, PAGES[2])
     top = sql(
-        "select a.account_id, a.account_name, sum(e.deal_size_base_currency) as value,"
+        "select a.account_id, a.account_name, sum(e.deal_size_base) as value,"
         f" count(*) from {DEALS} group by all order by value desc, a.account_name limit 10")
     shown = table(app, "Account id")
     assert [(row[0], row[1], row[4]) for row in shown] == [
@@ -259,7 +278,7 @@ def test_owner_performance_page(app: AppTest, sql: Sql) -> None:
     assert sorted(row[:3] for row in table(app, "Owner")) == sorted(
         (name, n, pytest.approx(float(value))) for name, n, value in per_owner)
     # bookings are the deals won, by close date, in the base currency
-    [(won_value,)] = sql("select sum(deal_size_base_currency) from marts.deals_enhanced"
+    [(won_value,)] = sql("select sum(deal_size_base) from marts.deals_enhanced"
                          " where stage_category = 'won'")
     assert bookings == won_value
 
