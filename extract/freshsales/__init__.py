@@ -175,6 +175,8 @@ def freshsales_source(
     setup = _Setup(client, ctx, {**settings.ALL_VIEWS, **(all_views or {})},
                    {**settings.FALLBACK_VIEWS, **(fallback_views or {})}, recycle_bin)
     ctx.setup = setup
+    if ctx.raw_sql is None:  # a plain pipeline.run(): the active pipeline's destination
+        ctx.raw_sql = _raw_sql_client()
     for entity in wanted:
         if entity in settings.LIST_ENDPOINTS:
             sweep = _SweepPolicy(sweep_interval_hours, full_sweep)
@@ -371,16 +373,28 @@ def _list_pages(
             complete = False
             break
         yield from batcher.flush()
-    report: dict[str, Any] = {"swept": due, "complete": complete, "marked_deleted": 0}
-    if complete:
+    report: dict[str, Any] = {"swept": due, "marked_deleted": 0}
+    if complete and known and ctx.raw_sql is None:
+        ctx.note(f"{entity}: swept, but the destination could not be read to compare; "
+                 "nothing marked deleted, the next run sweeps again")
+        complete = False
+    gone: list[dict[str, Any]] = []
+    if complete and known:
+        try:
+            gone = _unseen_rows(ctx, entity, seen)
+        except Exception as exc:
+            if not ctx.defer_errors:
+                raise _loud(entity, exc) from exc
+            ctx.fail(entity, exc)
+            complete = False
+    if complete:  # recorded in the state that commits with the tombstones
         started = client.stats.crm_clock or datetime.now(UTC)
         sweeps[crm_key] = started.isoformat()
-        if known:
-            gone = _unseen_rows(ctx, entity, seen)
-            report["marked_deleted"] = len(gone)
-            if gone:
-                yield from batcher.add(gone, datetime.now(UTC))
-                yield from batcher.flush()
+        report["marked_deleted"] = len(gone)
+        if gone:
+            yield from batcher.add(gone, datetime.now(UTC))
+            yield from batcher.flush()
+    report["complete"] = complete
     ctx.sweeps[entity] = report
     yield from batcher.ensure_table()
 
@@ -389,11 +403,8 @@ def _unseen_rows(ctx: RunContext, table: str, seen: set[Any]) -> list[dict[str, 
     """The live rows of raw `table` whose id a complete sweep did not meet, as
     records marked deleted (each row's latest version: the filesystem
     destination appends versions)."""
-    client = ctx.raw_sql
-    if client is None:  # a plain pipeline.run(): its pipeline's destination
-        client = dlt.current.pipeline().sql_client()
     try:
-        with ctx.raw_lock, client as sql:
+        with ctx.raw_lock, ctx.raw_sql as sql:
             name = sql.make_qualified_table_name(table)
             rows = sql.execute_sql(f"select id, is_deleted, _extracted_at from {name}") or []
             latest: dict[Any, tuple[Any, Any]] = {}
@@ -418,6 +429,16 @@ def _unseen_rows(ctx: RunContext, table: str, seen: set[Any]) -> list[dict[str, 
         raise
     types = _stored_types(table)
     return [_as_record(row, types) for row in found.values()]
+
+
+def _raw_sql_client() -> Any:
+    """A sql client of the active pipeline's destination, when it has loaded
+    before (made here, outside any running resource), else None."""
+    try:
+        pipeline = dlt.current.pipeline()
+        return pipeline.sql_client() if pipeline.default_schema_name else None
+    except Exception:  # noqa: BLE001 - no active pipeline, or no sql destination
+        return None
 
 
 def _later(a: Any, b: Any) -> bool:

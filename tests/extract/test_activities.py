@@ -298,3 +298,24 @@ def test_new_objects_on_postgres(pg, tmp_path):
         assert {i for (i,) in deleted} == set(gone)
         assert pg_query(settings_, f'select count(*) from "{dataset}".leads')[0][0] == sum(
             api.view_total("leads", v) for v in ("All Leads", "Recycle Bin"))
+
+
+def test_a_plain_dlt_pipeline_selects_with_with_resources_and_sweeps(tmp_path):
+    import dlt
+
+    from extract.freshsales import freshsales_source
+
+    with sandbox(**TINY) as sb, fault_proxy(sb.base_url) as proxy:
+        api = ListApi(sb)
+        db = tmp_path / "plain.duckdb"
+        pipeline = dlt.pipeline(pipeline_name="plain", dataset_name="raw",
+                                destination=dlt.destinations.duckdb(str(db)),
+                                pipelines_dir=str(tmp_path / "pipelines"))
+        source = freshsales_source(base_url=proxy.base_url, api_key=sb.api_key)
+        pipeline.run(source.with_resources("tasks"))
+        assert {path.split("/api/", 1)[1] for _, path, _ in proxy.requests} == {"tasks"}
+        gone = api.mutate(entity="tasks", count=2, delete=True)["ids"]
+        pipeline.run(freshsales_source(base_url=proxy.base_url, api_key=sb.api_key,
+                                       full_sweep=True).with_resources("tasks"))
+        assert {i for i, (_, d) in _raw(db, "tasks").items() if d} == set(gone)
+        assert _live(db, "tasks") == _stamps(api, "tasks")
