@@ -75,6 +75,7 @@ final as (
         is_deleted,
         cast(id as {{ dbt.type_string() }}) as business_key,
         {{ json_text_object([
+            ('id', 'cast(id as ' ~ dbt.type_string() ~ ')'),
             ('title', 'title'),
             ('sales_activity_type_id',
                 'cast(sales_activity_type_id as ' ~ dbt.type_string() ~ ')'),

@@ -79,6 +79,7 @@ final as (
         is_deleted,
         cast(id as {{ dbt.type_string() }}) as business_key,
         {{ json_text_object([
+            ('id', 'cast(id as ' ~ dbt.type_string() ~ ')'),
             ('title', 'title'),
             ('status', 'status_label'),
             ('target_type', 'target_type_label'),
