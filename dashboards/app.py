@@ -32,6 +32,7 @@ navigation = st.navigation(
                 icon=":material/stacked_line_chart:"),
         st.Page(PAGES / "stage_history.py", title="Stage history",
                 icon=":material/timeline:"),
+        st.Page(PAGES / "activities.py", title="Activities", icon=":material/task_alt:"),
         st.Page(PAGES / "data_quality.py", title="Data quality",
                 icon=":material/fact_check:"),
     ]

@@ -42,6 +42,7 @@ PAGES = (
     Page("Owner performance", "owner_performance", "owner_performance.png"),
     Page("Pipeline over time", "pipeline", "pipeline.png"),
     Page("Stage history", "stage_history", "stage_history.png"),
+    Page("Activities", "activities", "activities.png"),
     Page("Data quality", "data_quality", "data_quality.png"),
 )
 

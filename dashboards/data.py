@@ -472,7 +472,10 @@ def owner_performance(wh: Warehouse, flt: Filters) -> pd.DataFrame:
             sum(lost_deal_count) as lost,
             sum(lost_value) as lost_value,
             sum(open_deal_count) as open_deals,
-            sum(open_pipeline_value) as open_pipeline
+            sum(open_pipeline_value) as open_pipeline,
+            sum(sales_activity_count) as sales_activities,
+            sum(appointment_count) as appointments,
+            sum(completed_task_count) as completed_tasks
         from {marts}.owner_performance
         where month_start >= ? and month_start <= ?
           and (? or owner_name = any(cast(? as varchar[])))
@@ -483,7 +486,8 @@ def owner_performance(wh: Warehouse, flt: Filters) -> pd.DataFrame:
     )
     for column in ("bookings", "lost_value", "open_pipeline"):
         frame[column] = frame[column].astype(float)
-    for column in ("won", "lost", "open_deals"):
+    for column in ("won", "lost", "open_deals", "sales_activities", "appointments",
+                   "completed_tasks"):
         frame[column] = frame[column].astype(int)
     closed = frame["won"] + frame["lost"]
     frame["win_rate"] = (frame["won"] / closed.where(closed > 0)).astype(float)
@@ -564,6 +568,52 @@ def stage_history(wh: Warehouse, flt: Filters) -> pd.DataFrame:
     frame = frame.sort_values(["order", "stage"]).drop(columns="order").reset_index(drop=True)
     frame["average_days"] = frame["average_days"].astype(float)
     return frame
+
+
+# Activities of the three activity marts on one day each: a task's due day, an
+# appointment's or a sales activity's start; `done`: a completed task.
+ACTIVITIES = """
+    select 'Tasks' as kind, due_at as at, owner_id, task_type as type,
+           completed_at is not null as done
+    from {marts}.tasks
+    union all
+    select 'Appointments', starts_at, owner_id, outcome, false
+    from {marts}.appointments
+    union all
+    select 'Sales activities', starts_at, owner_id, sales_activity_type, false
+    from {marts}.sales_activities
+"""
+
+
+def activities(wh: Warehouse, flt: Filters) -> pd.DataFrame:
+    """Activities per week, kind and owner in the range, of the owners."""
+    frame = wh.query(
+        f"""
+        with activities as ({ACTIVITIES})
+        select
+            cast({_week('v.at')} as date) as week,
+            v.kind,
+            u.display_name as owner,
+            count(*) as activities,
+            count(*) filter (where v.done) as completed
+        from activities as v
+        left join {{marts}}.users as u on v.owner_id = u.id
+        where v.at >= ? and v.at < ?
+          and (? or u.display_name = any(cast(? as varchar[])))
+        group by 1, v.kind, u.display_name
+        order by 1, v.kind, u.display_name
+        """,
+        [flt.start, flt.end + timedelta(days=1), not flt.owners, list(flt.owners)],
+    )
+    for column in ("activities", "completed"):
+        frame[column] = frame[column].astype(int)
+    frame["week"] = pd.to_datetime(frame["week"])
+    return frame
+
+
+def _week(column: str) -> str:
+    """The Monday of a timestamp's week (DuckDB and PostgreSQL alike)."""
+    return f"date_trunc('week', {column})"
 
 
 # ------------------------------------------------------------------ data quality

@@ -44,6 +44,8 @@ with ui.no_data_guard("owner performance"):
                 "lost": "Lost", "lost_value": f"Lost value ({money})",
                 "win_rate": "Win rate", "open_deals": "Open deals",
                 "open_pipeline": f"Open pipeline ({money})",
+                "sales_activities": "Sales activities", "appointments": "Appointments",
+                "completed_tasks": "Tasks completed",
             }),
             hide_index=True,
             column_config={

@@ -8,6 +8,7 @@ when REQUIRE_BROWSER=1 (CI)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,9 @@ def figures(path: Path) -> dict[str, str]:
         value_by_month = one("select sum(total_deal_size) from marts.deal_aggregations"
                              " where aggregation_type = 'monthly'")
         won = one("select sum(won_deal_count) from marts.owner_performance")
+        appointments = one(
+            "select count(*) from marts.appointments where starts_at >= ? and starts_at < ?",
+            one("select min(created_at)::date from marts.deals"), last.date() + timedelta(1))
         open_on_last_day = one(
             "select sum(open_deal_value) from marts.pipeline_daily"
             " where stage_category = 'open' and date_day = (select max(date_day)"
@@ -69,6 +73,7 @@ def figures(path: Path) -> dict[str, str]:
             "Owner performance": f"{won:,}",
             "Pipeline over time": f"{open_on_last_day:,.2f}",
             "Stage history": f"{one('select count(*) from marts.deal_stage_history'):,}",
+            "Activities": f"{appointments:,}",
             "Data quality": f"{one('select count(*) from marts.rejected_records'):,}",
         }
 

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PAGES = ("pages/overview.py", "pages/deal_value.py", "pages/accounts.py",
          "pages/owner_performance.py", "pages/pipeline.py", "pages/stage_history.py",
-         "pages/data_quality.py")
+         "pages/activities.py", "pages/data_quality.py")
 DATA_QUALITY = PAGES[-1]
 # deals_enhanced: amounts in the base currency, stage categories, close dates, owners
 DEALS = ("marts.deals_enhanced as e join marts.accounts as a using (account_id)")
@@ -309,6 +309,33 @@ def test_stage_history_page(app: AppTest, sql: Sql) -> None:
     shown = metrics(app)
     assert shown["Stage visits"] == f"{sum(row[1] for row in per_stage):,}"
     assert sorted(row[:4] for row in table(app, "Stage")) == sorted(per_stage)
+
+
+def test_activities_page(app: AppTest, sql: Sql) -> None:
+    open_page(app, PAGES[6])
+    [(first, last)] = sql("select min(created_at)::date,"
+                          " max(greatest(created_at, updated_at))::date + 1 from marts.deals")
+    counts = {}
+    for kind, mart, column in (("Tasks", "tasks", "due_at"),
+                               ("Appointments", "appointments", "starts_at"),
+                               ("Sales activities", "sales_activities", "starts_at")):
+        [(counts[kind],)] = sql(f"select count(*) from marts.{mart}"
+                                f" where {column} >= ? and {column} < ?", first, last)
+    [(done,)] = sql("select count(*) from marts.tasks where completed_at is not null"
+                    " and due_at >= ? and due_at < ?", first, last)
+    shown = metrics(app)
+    for kind, count in counts.items():
+        assert shown[kind] == f"{count:,}", kind
+    assert shown["Tasks completed"] == f"{done / counts['Tasks']:.1%}"
+    per_owner = table(app, "Owner")
+    assert sum(sum(row[1:]) for row in per_owner) == sum(counts.values())
+    # one owner: every figure is that owner's
+    [(owner, tasks)] = sql("select u.display_name, count(*) from marts.tasks as t"
+                           " join marts.users as u on t.owner_id = u.id"
+                           " where t.due_at >= ? and t.due_at < ?"
+                           " group by 1 order by 1 limit 1", first, last)
+    app.multiselect(key="owners").set_value([owner]).run()
+    assert metrics(app)["Tasks"] == f"{tasks:,}"
 
 
 def table_rows(app: AppTest, column: str) -> list[tuple[Any, ...]]:
