@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,9 @@ SELECTORS = ("territories", "industry_types", "lead_sources", "deal_stages")
 # users come from the owners list, which an empty CRM still has.
 MARTS = tuple(mart for mart in MART_KEYS if mart != "users")
 VANILLA = ("--vars", "{crm_preset: vanilla}")
+# The sales marts with a row per deal, visit, day, owner month or account.
+SALES_MARTS = ("deals_enhanced", "deal_stage_history", "pipeline_daily", "owner_performance",
+               "account_overview")
 AGGREGATIONS = ("select * from marts.deal_aggregations"
                 " order by account_id, aggregation_type, aggregation_date")
 
@@ -76,6 +80,24 @@ def empty_duckdb(empty_sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -
 def test_empty_crm_builds_empty_marts_on_duckdb(empty_duckdb: Path) -> None:
     with duckdb.connect(str(empty_duckdb), read_only=True) as con:
         assert_empty_crm_built(lambda sql: rows(con, sql))
+
+
+def test_empty_crm_builds_empty_sales_marts_and_a_zero_sales_snapshot(
+    empty_duckdb: Path,
+) -> None:
+    """No deal: the sales marts and the snapshot hold no row, and
+    sales_snapshot's one row says nothing is open or won, with empty (NULL)
+    win rates rather than 0 or an error."""
+    with duckdb.connect(str(empty_duckdb), read_only=True) as con:
+        counts = row_counts(lambda sql: rows(con, sql), "marts", SALES_MARTS)
+        snapshot_rows = rows(con, "select count(*) from snapshots.deals_snapshot")
+        funnel = rows(con, """
+            select deal_count, open_deal_count, open_pipeline_value, won_deal_count,
+                bookings, win_rate, win_rate_this_month
+            from marts.sales_snapshot""")
+    assert counts == dict.fromkeys(SALES_MARTS, 0)
+    assert snapshot_rows == [(0,)]
+    assert funnel == [(0, 0, Decimal("0.00"), 0, Decimal("0.00"), None, None)]
 
 
 def test_deal_aggregations_after_empty_builds_equals_full_rebuild(
