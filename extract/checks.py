@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from extract.config import REPO_ROOT, PgSettings, duckdb_config
-from extract.errors import DestinationUnavailable
+from extract.errors import DestinationUnavailable, pg_unreachable
 
 RAW_PARQUET_URL_ENV = "RAW_PARQUET_URL"
 DEFAULT_RAW_PARQUET_DIR = REPO_ROOT / "data" / "raw_parquet"
@@ -68,9 +68,7 @@ def check_postgres(pg: PgSettings) -> None:
         if pg.password:
             reason = reason.replace(pg.password, "***")
         raise DestinationUnavailable(
-            f"cannot connect to PostgreSQL at {pg.describe()}: {reason} "
-            "(check PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE or DATABASE_URL)"
-        ) from None
+            pg_unreachable(f"PostgreSQL at {pg.describe()}", reason)) from None
 
 
 def raw_parquet_url(bucket_url: str | Path | None = None) -> str:
