@@ -422,15 +422,18 @@ def test_the_cli_exits_75_with_one_line_when_the_budget_is_spent(tmp_path):
 
 def test_a_budget_stop_resumes_on_postgres_too(pg, tmp_path):
     raw = Raw("postgres", tmp_path, pg)
-    with sandbox(deals=2500, rate_limit=30, rate_window_s=1.0, **DEALS_ONLY) as sb:
+    # A window long enough that one run never reaches the next one, even on a
+    # loaded machine: each run stops on the budget instead of getting a fresh one.
+    window_s = 4.0
+    with sandbox(deals=2500, rate_limit=30, rate_window_s=window_s, **DEALS_ONLY) as sb:
         newest_first = iter(DEAL_ID_BASE + i for i in range(2499, -1, -1))
 
         def between(attempt: int) -> None:
             sb.state.mutate("deals", count=5)
             sb.state.mutate("deals", ids=[next(newest_first) for _ in range(3)], delete=True)
-            _next_window(1.0)
+            _next_window(window_s)
 
-        _next_window(1.0)
+        _next_window(window_s)
         stopped, final = _until_complete(
             lambda: raw.run(sb.base_url, sb.api_key, max_wait_s=0.0, objects=ORIGINAL),
             between, limit=20)
