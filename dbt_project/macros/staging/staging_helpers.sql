@@ -10,15 +10,25 @@
 {%- endmacro %}
 
 {#-
-    named_list_staging(source_table): the staging select of a selector list
-    that is only (id, name, position): territories, industry types, lead
-    sources. Renames and cleans, nothing else.
+    named_list_staging(source_table, optional): the staging select of a
+    selector list that is only (id, name, position): territories, industry
+    types, lead sources, teams, task types, ... Renames and cleans, nothing
+    else. `optional`: the raw table may be absent (a list read with the
+    issue-13 objects, which a run may not select): the model is then empty.
 -#}
-{% macro named_list_staging(source_table) -%}
+{% macro named_list_staging(source_table, optional=false) -%}
 with
 
 source as (
+    {%- if optional %}
+    {{ raw_relation_or_empty(source('freshsales', source_table), [
+        ('id', dbt.type_bigint()),
+        ('name', dbt.type_string()),
+        ('position', dbt.type_bigint()),
+    ]) }}
+    {%- else %}
     select * from {{ source('freshsales', source_table) }}
+    {%- endif %}
 ),
 
 renamed as (
