@@ -43,8 +43,10 @@ joined as (
         end as pipeline_name,
         deals.deal_stage_id,
         deals.deal_stage,
+        -- the stage the marts show decides, so a stage is in one category
+        -- (under `original` the label and the stage id may disagree)
         coalesce(
-            by_forecast_type.canonical_label, by_stage.canonical_label
+            by_stage.canonical_label, by_forecast_type.canonical_label
         ) as stage_category,
         deals.probability_of_closure,
         {{ crm_try_cast(
