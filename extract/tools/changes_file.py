@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from extract.tools.contract import BUSINESS_KEYS, check_entity, mart_contract
+from extract.tools.contract import BUSINESS_KEYS, check_entity, field_sources, mart_contract
 from extract.tools.db import ToolError
 
 MAX_FIELD_CHARS = 10_000
@@ -89,7 +89,10 @@ def _check_text(path: Path, line: int, column: str, text: str, line_break: str) 
 
 
 def _check_known(path: Path, line: int, names: list[str], entity: str) -> None:
-    columns = mart_contract(entity)
+    # The mart's columns that come from a CRM field (and the CRM id): the ones a
+    # change can write. Derived columns (deal_size_base, owner_id, ...) are not.
+    sources = field_sources(entity)
+    columns = [name for name in mart_contract(entity) if name == "id" or name in sources]
     for name in names:
         if name not in columns:
             raise ToolError(
