@@ -187,7 +187,7 @@ def reference_loop(url: str) -> dict[str, Any]:
     api = url.rstrip("/") + "/api"
     pages = records = 0
     start = time.monotonic()
-    for entity in fs.ENTITIES:
+    for entity in fs.VIEW_ENTITIES:
         filters = orjson.loads(session.get(f"{api}/{entity}/filters").content)["filters"]
         available = {f["name"]: f["id"] for f in filters}
         views = pick_views(entity, available, fs.ALL_VIEWS[entity], fs.FALLBACK_VIEWS[entity],
@@ -206,6 +206,22 @@ def reference_loop(url: str) -> dict[str, Any]:
                 pages += 1
                 records += len(rows)
                 if not rows or page >= body.get("meta", {}).get("total_pages", 0):
+                    break
+                page += 1
+    # The lists without views (tasks, appointments, sales activities): every
+    # filter to its empty page or its last one, as the extractor's first sync.
+    for endpoint, filters_of in fs.LIST_ENDPOINTS.items():
+        for _, query in filters_of:
+            page = 1
+            while True:
+                params = {**query, "page": page, "per_page": 100, "sort": "updated_at",
+                          "sort_type": "desc"}
+                body = orjson.loads(session.get(f"{api}/{endpoint}", params=params).content)
+                rows = body.get(endpoint) or []
+                pages += 1
+                records += len(rows)
+                total_pages = body.get("meta", {}).get("total_pages")
+                if not rows or (total_pages is not None and page >= total_pages):
                     break
                 page += 1
     wall = time.monotonic() - start
