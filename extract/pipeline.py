@@ -83,6 +83,12 @@ DESTINATIONS = ("duckdb", "postgres", "filesystem")
 FILE_FORMATS: dict[str, TLoaderFileFormat] = {
     "duckdb": "parquet", "postgres": "csv", "filesystem": "parquet",
 }
+# PostgreSQL: normalize starts a new csv file every this many (uncompressed)
+# bytes, so dlt's load workers COPY a big table as several files at once
+# instead of one backend doing all of it while the other core idles at the
+# end. Measured load step at 100,000 deals (713,332 rows, 2 cores, load average
+# 9-11): 4.6-6.5 s in ~50,000-row files against 5.3-7.3 s with one file a table.
+PG_FILE_MAX_BYTES = 32 * 1024 * 1024
 
 
 def pipeline_name_for(destination: str, dataset: str) -> str:
@@ -172,6 +178,8 @@ def run_extract(
             pipelines_dir=str(workdir),
         )
         fmt = FILE_FORMATS[destination]
+        if destination == "postgres":
+            _split_copy_files(name)
         finished = finish_pending(pipeline, full_refresh, workdir, note, target)
         refresh = full_refresh or trust_destination(
             pipeline, crm_key or base_url.rstrip("/"), note, target,
@@ -242,6 +250,16 @@ def _run_steps(pipeline: dlt.Pipeline, source: Any, fmt: TLoaderFileFormat,
     return dict(normalized.row_counts) if normalized else {}
 
 
+def _split_copy_files(pipeline_name: str) -> None:
+    """dlt's writer rotation (`normalize.data_writer.file_max_bytes`) for this
+    pipeline only, unless the dlt config already sets it."""
+    for key in (f"{pipeline_name}.normalize.data_writer.file_max_bytes",
+                "normalize.data_writer.file_max_bytes"):
+        if key in dlt.config:
+            return
+    dlt.config[f"{pipeline_name}.normalize.data_writer.file_max_bytes"] = PG_FILE_MAX_BYTES
+
+
 def _test_kill_point(step: str) -> None:
     if os.environ.get(KILL_AT_ENV) == step:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -268,7 +286,9 @@ def _destination(
                 lambda: check_folder(url))
     pg = _pg(pg_credentials)
     target = f"{pg.host}:{pg.port}/{pg.database}"
-    return (dlt.destinations.postgres(pg.dlt_credentials()), target, None, workdir,
+    from extract.pg_load import postgres
+
+    return (postgres(pg.dlt_credentials()), target, None, workdir,
             lambda: check_postgres(pg))
 
 
