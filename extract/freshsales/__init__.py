@@ -23,6 +23,7 @@ from typing import Any, cast
 
 import dlt
 import orjson
+import pyarrow as pa
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract.resource import DltResource
 
@@ -359,7 +360,7 @@ def _list_pages(
         complete = complete and sync.sweeping
         try:
             for scan, page in sync.pages():
-                if sync.sweeping:
+                if sync.sweeping and known:  # only compared when raw may hold rows
                     seen.update(record.get("id") for record in page.records)
                 records = scan.fresh_records(page)
                 for record in records:
@@ -569,15 +570,23 @@ class _Batcher:
     """Collects pages into batches of about `batch_rows` records.
 
     Arrow batches ("arrow", default) skip dlt's row normalizer; "dicts" yields
-    the flattened records and lets dlt normalize them.
+    the flattened records and lets dlt normalize them. Records are converted
+    to Arrow every `batch_rows` (the dicts are the bulky part), and the Arrow
+    tables go to dlt `yield_rows` at a time: dlt computes and validates the
+    table's hints once per item it receives, whatever its size (measured at
+    100,000 deals: about a tenth of the extractor's CPU with 1,000-row items).
     """
 
-    def __init__(self, entity: str, record_format: str, batch_rows: int) -> None:
+    def __init__(self, entity: str, record_format: str, batch_rows: int,
+                 yield_rows: int = 20_000) -> None:
         self.entity = entity
         self.record_format = record_format
         self.batch_rows = max(1, batch_rows)
+        self.yield_rows = max(self.batch_rows, yield_rows)
         self.records: list[dict[str, Any]] = []
         self.fetched: list[datetime] = []
+        self.tables: list[Any] = []  # converted, not yet handed to dlt
+        self.table_rows = 0
         self._arrow: ArrowPages | None = None
         self.yielded = False
 
@@ -598,15 +607,31 @@ class _Batcher:
         self.records.extend(records)
         self.fetched.extend([fetched_at] * len(records))
         if len(self.records) >= self.batch_rows:
-            yield from self.flush()
+            self._convert()
+            if self.table_rows >= self.yield_rows:
+                yield from self._hand_over()
 
     def flush(self) -> Iterator[Any]:
+        """Everything collected so far, handed to dlt now."""
+        self._convert()
+        yield from self._hand_over()
+
+    def _convert(self) -> None:
         if not self.records:
             return
-        converter = self._converter()
-        table = converter.table(self.records, self.fetched)
-        self.yielded = True
+        self.tables.append(self._converter().table(self.records, self.fetched))
+        self.table_rows += len(self.records)
         self.records, self.fetched = [], []
+
+    def _hand_over(self) -> Iterator[Any]:
+        if not self.tables:
+            return
+        converter = self._converter()
+        # Batches may lack columns no record of theirs had: unified by name, as nulls.
+        table = (self.tables[0] if len(self.tables) == 1
+                 else pa.concat_tables(self.tables, promote_options="default"))
+        self.tables, self.table_rows = [], 0
+        self.yielded = True
         if converter.new_json_columns:
             columns = {name: {"data_type": "json"} for name in converter.new_json_columns}
             converter.new_json_columns = set()

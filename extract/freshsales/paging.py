@@ -152,6 +152,8 @@ class Page:
     oldest: datetime | None = None
     first: datetime | None = None  # the scan order's field, first and last in that order
     last: datetime | None = None
+    # each record's value of the scan order's field (None: none), as `records`
+    keys: list[datetime | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -203,13 +205,16 @@ def fetch_page(
         client.stats.count_request_only(view.key, malformed=not getattr(exc, "served", None))
         raise
     client.stats.count_page(view.entity, view.key, len(records))
-    stamps = [t for t in (parse_ts(r.get(settings.SORT_FIELD)) for r in records) if t]
-    keys = stamps if order.field == settings.SORT_FIELD else [
-        t for t in (order.key(r) for r in records) if t]
+    # Each record's stamps are parsed once here; the scan reuses `keys`.
+    updated = [parse_ts(r.get(settings.SORT_FIELD)) for r in records]
+    ordered = updated if order.field == settings.SORT_FIELD else [order.key(r) for r in records]
+    stamps = [t for t in updated if t]
+    keys = stamps if ordered is updated else [t for t in ordered if t]
     early, late = (max, min) if order.descending else (min, max)
     return Page(
         number=number,
         records=records,
+        keys=ordered,
         total=total,
         total_pages=total_pages,
         fetched_at=fetched_at,
@@ -454,7 +459,10 @@ class ViewScan:
 
     def _advance(self, page: Page) -> None:
         last = cast(datetime, page.last)
-        here = frozenset(r.get("id") for r in page.records if self.order.key(r) == last)
+        keys = page.keys if len(page.keys) == len(page.records) else [
+            self.order.key(r) for r in page.records]
+        here = frozenset(r.get("id") for r, key in zip(page.records, keys, strict=True)
+                         if key == last)
         before = self.position or self.resume
         if before is not None and self.order.before(last, before.boundary):
             last, here = before.boundary, frozenset()
