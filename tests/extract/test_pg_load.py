@@ -97,3 +97,8 @@ def test_an_empty_raw_table_with_a_view_on_it_is_merged_and_keeps_the_view(pg, t
     _load(pg, tmp_path, FIRST)
     assert sorted(pg_query(settings, f'select id, name from "{dataset}".deals_v')) == [
         (1, "new"), (2, "new"), (3, "only")]
+
+
+def test_a_first_sync_without_repeated_ids_loads_every_row(pg, tmp_path):
+    _load(pg, tmp_path, [(i, "2026-01-01T00:00:00Z", f"n{i}") for i in range(1, 501)])
+    assert _names(pg) == {i: f"n{i}" for i in range(1, 501)}
