@@ -8,7 +8,7 @@ starts a sandbox in its own process and measures, in one run:
 - a full extract to DuckDB and to PostgreSQL (wall, records/s, CPU seconds,
   requests, peak RSS of the extractor process);
 - `dbt build` full on both, then 1% of the deals changed, an incremental
-  extract (wall, requests) and an incremental `dbt build` (wall, and dbt's own
+  extract (wall, requests) and another `dbt build` (wall, and dbt's own
   timing of `deal_aggregations`);
 - an export of the marts to CSV and Parquet;
 - once, an extract under `--latency-ms 100 --rate-limit 20`: achieved request
@@ -327,9 +327,6 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
             r["extract_duckdb_full"]["extractor_duration_s"], r["reference"]["wall_s"]),
         "incremental_vs_full_extract": div(r["extract_duckdb_incremental"]["wall_s"],
                                            r["extract_duckdb_full"]["wall_s"]),
-        "incremental_deal_aggregations_vs_full": div(
-            r["dbt_duckdb_incremental"]["deal_aggregations_s"],
-            r["dbt_duckdb_full"]["deal_aggregations_s"]),
     }
     if "extract_postgres_full" in r:
         out["extract_postgres_vs_reference"] = div(r["extract_postgres_full"]["wall_s"],
@@ -453,18 +450,20 @@ def render(results: dict[str, Any]) -> str:
     row("incremental / full extract", lambda s: s["ratios"]["incremental_vs_full_extract"])
     row("dbt build DuckDB full: s", lambda s: s["dbt_duckdb_full"]["wall_s"])
     row("dbt build DuckDB full: dbt elapsed s", lambda s: s["dbt_duckdb_full"]["dbt_elapsed_s"])
-    row("dbt build DuckDB incremental: s", lambda s: s["dbt_duckdb_incremental"]["wall_s"])
-    row("deal_aggregations full: s", lambda s: s["dbt_duckdb_full"]["deal_aggregations_s"])
-    row("deal_aggregations incremental: s",
+    row("dbt build DuckDB after 1% changed: s", lambda s: s["dbt_duckdb_incremental"]["wall_s"])
+    row("dbt build DuckDB after 1% changed: dbt elapsed s",
+        lambda s: s["dbt_duckdb_incremental"]["dbt_elapsed_s"])
+    row("deal_aggregations (a table) full: s",
+        lambda s: s["dbt_duckdb_full"]["deal_aggregations_s"])
+    row("deal_aggregations (a table) after 1% changed: s",
         lambda s: s["dbt_duckdb_incremental"]["deal_aggregations_s"])
-    row("deal_aggregations incremental / full",
-        lambda s: s["ratios"]["incremental_deal_aggregations_vs_full"])
     for node in SALES_NODES:
         row(f"{node} full: s", lambda s, n=node: s["dbt_duckdb_full"]["models_s"].get(n))
-    row("sales marts and their inputs, incremental: s (sum)", lambda s: round(sum(
+    row("sales marts and their inputs, after 1% changed: s (sum)", lambda s: round(sum(
         s["dbt_duckdb_incremental"]["models_s"].get(n) or 0 for n in SALES_NODES), 2))
     row("dbt build PostgreSQL full: s", lambda s: s["dbt_postgres_full"]["wall_s"])
-    row("dbt build PostgreSQL incremental: s", lambda s: s["dbt_postgres_incremental"]["wall_s"])
+    row("dbt build PostgreSQL after 1% changed: s",
+        lambda s: s["dbt_postgres_incremental"]["wall_s"])
     row("export marts CSV: s", lambda s: s["export_duckdb"]["csv"]["wall_s"])
     row("export marts Parquet: s", lambda s: s["export_duckdb"]["parquet"]["wall_s"])
     if results.get("rate_limit"):

@@ -143,6 +143,23 @@ def mart_rows(fetch: Any, schema: str) -> dict[str, list[tuple[Any, ...]]]:
 
 # ------------------------------------------------------------- reconciliation
 
+AGGREGATIONS = ("select * from marts.deal_aggregations"
+                " order by account_id, aggregation_type, aggregation_date")
+
+
+def aggregations_from_deals(time_zone: str) -> str:
+    """The three periods computed straight from marts.deals (DuckDB SQL)."""
+    day = f"cast((created_at at time zone 'UTC') at time zone '{time_zone}' as date)"
+    periods = {"daily": day, "weekly": f"cast(date_trunc('week', {day}) as date)",
+               "monthly": f"cast(date_trunc('month', {day}) as date)"}
+    return " union all ".join(
+        f"""select account_id, '{kind}' as aggregation_type, {expr} as aggregation_date,
+                   sum(deal_size_base) as total_deal_size, count(*) as deal_count
+            from marts.deals where deal_size_base is not null group by all"""
+        for kind, expr in periods.items()
+    ) + " order by account_id, aggregation_type, aggregation_date"
+
+
 def own_fate(entity: str, dirt: Iterable[str], preset: str) -> tuple[str, str | None]:
     """Where a record must end by its own dirt (docs/contract.md section 5)."""
     dirt = list(dirt)

@@ -35,13 +35,13 @@ def test_bi_reader_role_can_read_the_marts_after_every_build(
         project = postgres_project(tmp_path / "dbt", pg_prefix)
         expected = {**{f"marts.{mart}": True for mart in MARTS},
                     **dict.fromkeys(NOT_GRANTED, False)}
-        # the second build replaces the table marts and runs deal_aggregations
-        # incrementally: the grant must survive both
+        # the second build replaces every table mart and adds to the
+        # snapshot: the grant must survive both
         for build in ("first", "second"):
             result = project.run("build", "--vars", f"{{bi_reader_role: {role}}}")
             assert "Completed successfully" in result.stdout
             assert select_privileges(role, pg_prefix) == expected, f"after the {build} build"
-        assert "incremental model" in result.stdout
+        assert "OK snapshotted" in result.stdout
     finally:
         with pg_cursor() as cur:
             cur.execute(f'drop owned by "{role}"')

@@ -5,13 +5,13 @@
     unmapped:<column>, no_exchange_rate (deals), duplicate_of:<id>, orphan.
 -#}
 
-{#- The latest version per CRM id (raw merges on id; this guards re-loads). -#}
-{% macro latest_version_rank() -%}
-    row_number() over (
-        partition by id
-        order by updated_at desc nulls last, extracted_at desc
-    )
-{%- endmacro %}
+{#-
+    No version ranking per CRM id here: raw holds one row per id (dlt merges
+    on id; on Spark the raw view keeps each id's last fetched version), and
+    the unique_key test on each staging model fails the build before any
+    intermediate model runs if it did not. The row_number() over all
+    columns that used to guard this cost more than the rest of validation.
+-#}
 
 {#-
     validation_reason(required, cast_columns, labels, fields): the first of

@@ -28,7 +28,9 @@ reasoned as (
 
         accounts.is_deleted,
         accounts.business_key,
-        accounts.raw_values,
+        accounts.account_id_text,
+        accounts.account_value_text,
+        accounts.region_label,
         case
             when accounts.is_deleted then null
             when accounts.validation_reason is not null
@@ -56,7 +58,10 @@ final as (
 
         is_deleted,
         business_key,
-        raw_values,
+        case
+            when rejection_reason is not null
+                then {{ raw_values_json('sales_accounts') }}
+        end as raw_values,
         rejection_reason,
         {{ record_status('rejection_reason') }} as record_status
     from reasoned

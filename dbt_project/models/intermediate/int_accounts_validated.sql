@@ -16,35 +16,28 @@ region_map as (
     select * from {{ ref('map_region') }}
 ),
 
-ranked as (
-    select
-        accounts.*,
-        {{ latest_version_rank() }} as version_rank
-    from accounts
-),
-
 mapped as (
     select
-        ranked.id,
-        ranked.account_id,
-        ranked.account_name,
-        ranked.industry,
-        ranked.account_value,
+        accounts.id,
+        accounts.account_id,
+        accounts.account_name,
+        accounts.industry,
+        accounts.account_value,
         region_map.canonical_label as region,
-        ranked.region_label,
-        ranked.created_at,
-        ranked.updated_at,
-        ranked.is_deleted,
-        ranked.business_key,
-        ranked.raw_values,
+        accounts.region_label,
+        accounts.created_at,
+        accounts.updated_at,
+        accounts.is_deleted,
+        accounts.business_key,
+        accounts.account_id_text,
+        accounts.account_value_text,
         {%- for column in cast_columns %}
-        ranked.has_invalid_{{ column }},
+        accounts.has_invalid_{{ column }},
         {%- endfor %}
-        ranked.extracted_at
-    from ranked
+        accounts.extracted_at
+    from accounts
     left join region_map
-        on {{ normalize_label('ranked.region_label') }} = region_map.raw_label
-    where ranked.version_rank = 1
+        on {{ normalize_label('accounts.region_label') }} = region_map.raw_label
 ),
 
 final as (
@@ -59,7 +52,9 @@ final as (
         updated_at,
         is_deleted,
         business_key,
-        raw_values,
+        account_id_text,
+        account_value_text,
+        region_label,
         {{ validation_reason(
             required, cast_columns, [('region', 'region_label')]
         ) }} as validation_reason

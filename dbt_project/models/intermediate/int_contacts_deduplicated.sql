@@ -32,7 +32,8 @@ reasoned as (
 
         contacts.is_deleted,
         contacts.business_key,
-        contacts.raw_values,
+        contacts.lead_source_label,
+        contacts.last_contact_date_text,
         case
             when contacts.is_deleted then null
             when contacts.validation_reason is not null
@@ -64,7 +65,10 @@ final as (
 
         is_deleted,
         business_key,
-        raw_values,
+        case
+            when rejection_reason is not null
+                then {{ raw_values_json('contacts') }}
+        end as raw_values,
         rejection_reason,
         {{ record_status('rejection_reason') }} as record_status
     from reasoned

@@ -14,41 +14,33 @@ lead_source_map as (
     select * from {{ ref('map_lead_source') }}
 ),
 
-ranked as (
-    select
-        contacts.*,
-        {{ latest_version_rank() }} as version_rank
-    from contacts
-),
-
 mapped as (
     select
-        ranked.id,
-        ranked.contact_id,
-        ranked.first_name,
-        ranked.last_name,
-        ranked.email,
-        ranked.job_title,
+        contacts.id,
+        contacts.contact_id,
+        contacts.first_name,
+        contacts.last_name,
+        contacts.email,
+        contacts.job_title,
         lead_source_map.canonical_label as lead_source,
-        ranked.lead_source_label,
-        ranked.sales_account_id,
-        ranked.owner_id,
-        ranked.last_contact_date,
-        ranked.created_at,
-        ranked.updated_at,
-        ranked.is_deleted,
-        ranked.business_key,
-        ranked.raw_values,
+        contacts.lead_source_label,
+        contacts.sales_account_id,
+        contacts.owner_id,
+        contacts.last_contact_date,
+        contacts.created_at,
+        contacts.updated_at,
+        contacts.is_deleted,
+        contacts.business_key,
+        contacts.last_contact_date_text,
         {%- for column in cast_columns %}
-        ranked.has_invalid_{{ column }},
+        contacts.has_invalid_{{ column }},
         {%- endfor %}
-        ranked.extracted_at
-    from ranked
+        contacts.extracted_at
+    from contacts
     left join lead_source_map
         on
-            {{ normalize_label('ranked.lead_source_label') }}
+            {{ normalize_label('contacts.lead_source_label') }}
             = lead_source_map.raw_label
-    where ranked.version_rank = 1
 ),
 
 final as (
@@ -67,7 +59,8 @@ final as (
         updated_at,
         is_deleted,
         business_key,
-        raw_values,
+        lead_source_label,
+        last_contact_date_text,
         {{ validation_reason(
             required, cast_columns, [('lead_source', 'lead_source_label')]
         ) }} as validation_reason

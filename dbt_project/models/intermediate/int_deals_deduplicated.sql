@@ -37,7 +37,11 @@ reasoned as (
 
         deals.is_deleted,
         deals.business_key,
-        deals.raw_values,
+        deals.deal_id_text,
+        deals.deal_size_text,
+        deals.deal_stage_label,
+        deals.account_id_text,
+        deals.currency_id,
         case
             when deals.is_deleted then null
             when deals.validation_reason is not null
@@ -76,7 +80,11 @@ final as (
 
         is_deleted,
         business_key,
-        raw_values,
+        deal_id_text,
+        deal_size_text,
+        deal_stage_label,
+        account_id_text,
+        currency_id,
         rejection_reason,
         {{ record_status('rejection_reason') }} as record_status
     from reasoned

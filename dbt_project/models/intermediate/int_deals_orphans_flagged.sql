@@ -40,7 +40,11 @@ reasoned as (
         deals.updated_at,
         deals.is_deleted,
         deals.business_key,
-        deals.raw_values,
+        deals.deal_id_text,
+        deals.deal_size_text,
+        deals.deal_stage_label,
+        deals.account_id_text,
+        deals.currency_id,
         case
             when
                 deals.record_status = 'kept'
@@ -76,7 +80,10 @@ final as (
         updated_at,
         is_deleted,
         business_key,
-        raw_values,
+        case
+            when rejection_reason is not null
+                then {{ raw_values_json('deals') }}
+        end as raw_values,
         rejection_reason,
         {{ record_status('rejection_reason') }} as record_status
     from reasoned

@@ -16,58 +16,53 @@ deal_stage_map as (
     select * from {{ ref('map_deal_stage') }}
 ),
 
-ranked as (
-    select
-        deals.*,
-        {{ latest_version_rank() }} as version_rank
-    from deals
-),
-
 mapped as (
     select
-        ranked.id,
-        ranked.deal_id,
-        ranked.deal_name,
-        ranked.deal_size,
-        ranked.probability_of_closure,
+        deals.id,
+        deals.deal_id,
+        deals.deal_name,
+        deals.deal_size,
+        deals.probability_of_closure,
         deal_stage_map.canonical_label as deal_stage,
-        ranked.deal_stage_label,
-        ranked.account_id,
-        ranked.deal_stage_id,
-        ranked.stage_forecast_type,
-        ranked.deal_pipeline_id,
-        ranked.owner_id,
-        ranked.expected_close_date,
-        ranked.closed_date,
-        ranked.stage_updated_at,
+        deals.deal_stage_label,
+        deals.account_id,
+        deals.deal_stage_id,
+        deals.stage_forecast_type,
+        deals.deal_pipeline_id,
+        deals.owner_id,
+        deals.expected_close_date,
+        deals.closed_date,
+        deals.stage_updated_at,
         -- a deal without a currency is in the base currency
         coalesce(
-            ranked.currency_code,
+            deals.currency_code,
             case
-                when ranked.currency_id is null
-                    then ranked.base_currency_code
+                when deals.currency_id is null
+                    then deals.base_currency_code
             end
         ) as currency_code,
-        ranked.base_currency_code,
+        deals.base_currency_code,
         case
-            when ranked.currency_id is null then cast(1 as decimal(38, 9))
-            else ranked.exchange_rate
+            when deals.currency_id is null then cast(1 as decimal(38, 9))
+            else deals.exchange_rate
         end as exchange_rate,
-        ranked.created_at,
-        ranked.updated_at,
-        ranked.is_deleted,
-        ranked.business_key,
-        ranked.raw_values,
+        deals.created_at,
+        deals.updated_at,
+        deals.is_deleted,
+        deals.business_key,
+        deals.deal_id_text,
+        deals.deal_size_text,
+        deals.account_id_text,
+        deals.currency_id,
         {%- for column in cast_columns %}
-        ranked.has_invalid_{{ column }},
+        deals.has_invalid_{{ column }},
         {%- endfor %}
-        ranked.extracted_at
-    from ranked
+        deals.extracted_at
+    from deals
     left join deal_stage_map
         on
-            {{ normalize_label('ranked.deal_stage_label') }}
+            {{ normalize_label('deals.deal_stage_label') }}
             = deal_stage_map.raw_label
-    where ranked.version_rank = 1
 ),
 
 final as (
@@ -94,7 +89,11 @@ final as (
         updated_at,
         is_deleted,
         business_key,
-        raw_values,
+        deal_id_text,
+        deal_size_text,
+        deal_stage_label,
+        account_id_text,
+        currency_id,
         -- then a currency without a usable rate (unknown, zero or empty)
         coalesce(
             {{ validation_reason(

@@ -33,7 +33,7 @@ reasoned as (
         targets.deal_id,
         appointments.is_deleted,
         appointments.business_key,
-        appointments.raw_values,
+        appointments.target_type_label,
         case
             when appointments.is_deleted then null
             when appointments.validation_reason is not null
@@ -69,7 +69,10 @@ final as (
         deal_id,
         is_deleted,
         business_key,
-        raw_values,
+        case
+            when rejection_reason is not null
+                then {{ raw_values_json('appointments') }}
+        end as raw_values,
         rejection_reason,
         {{ record_status('rejection_reason') }} as record_status
     from reasoned

@@ -13,40 +13,31 @@ target_type_map as (
     select * from {{ ref('map_target_type') }}
 ),
 
-ranked as (
-    select
-        appointments.*,
-        {{ latest_version_rank() }} as version_rank
-    from appointments
-),
-
 mapped as (
     select
-        ranked.id,
-        ranked.title,
-        ranked.description,
-        ranked.starts_at,
-        ranked.ends_at,
-        ranked.time_zone,
-        ranked.location,
-        ranked.is_all_day,
+        appointments.id,
+        appointments.title,
+        appointments.description,
+        appointments.starts_at,
+        appointments.ends_at,
+        appointments.time_zone,
+        appointments.location,
+        appointments.is_all_day,
         target_type_map.canonical_label as target_type,
-        ranked.target_type_label,
-        ranked.target_crm_id,
-        ranked.owner_id,
-        ranked.creator_id,
-        ranked.outcome,
-        ranked.created_at,
-        ranked.updated_at,
-        ranked.is_deleted,
-        ranked.business_key,
-        ranked.raw_values
-    from ranked
+        appointments.target_type_label,
+        appointments.target_crm_id,
+        appointments.owner_id,
+        appointments.creator_id,
+        appointments.outcome,
+        appointments.created_at,
+        appointments.updated_at,
+        appointments.is_deleted,
+        appointments.business_key
+    from appointments
     left join target_type_map
         on
-            {{ normalize_label('ranked.target_type_label') }}
+            {{ normalize_label('appointments.target_type_label') }}
             = target_type_map.raw_label
-    where ranked.version_rank = 1
 ),
 
 final as (
@@ -68,7 +59,7 @@ final as (
         updated_at,
         is_deleted,
         business_key,
-        raw_values,
+        target_type_label,
         {{ validation_reason(
             required, [], [('target_type', 'target_type_label')],
             {'owner': 'owner_id', 'target': 'target_crm_id'}

@@ -36,7 +36,7 @@ reasoned as (
 
         leads.is_deleted,
         leads.business_key,
-        leads.raw_values,
+        leads.lead_source_label,
         case
             when leads.is_deleted then null
             when leads.validation_reason is not null
@@ -70,7 +70,10 @@ final as (
 
         is_deleted,
         business_key,
-        raw_values,
+        case
+            when rejection_reason is not null
+                then {{ raw_values_json('leads') }}
+        end as raw_values,
         rejection_reason,
         {{ record_status('rejection_reason') }} as record_status
     from reasoned

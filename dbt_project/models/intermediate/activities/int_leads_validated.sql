@@ -10,39 +10,30 @@ lead_source_map as (
     select * from {{ ref('map_lead_source') }}
 ),
 
-ranked as (
-    select
-        leads.*,
-        {{ latest_version_rank() }} as version_rank
-    from leads
-),
-
 mapped as (
     select
-        ranked.id,
-        ranked.first_name,
-        ranked.last_name,
-        ranked.email,
-        ranked.job_title,
-        ranked.company_name,
-        ranked.city,
-        ranked.country,
+        leads.id,
+        leads.first_name,
+        leads.last_name,
+        leads.email,
+        leads.job_title,
+        leads.company_name,
+        leads.city,
+        leads.country,
         lead_source_map.canonical_label as lead_source,
-        ranked.lead_source_label,
-        ranked.lead_stage,
-        ranked.owner_id,
-        ranked.lead_score,
-        ranked.created_at,
-        ranked.updated_at,
-        ranked.is_deleted,
-        ranked.business_key,
-        ranked.raw_values
-    from ranked
+        leads.lead_source_label,
+        leads.lead_stage,
+        leads.owner_id,
+        leads.lead_score,
+        leads.created_at,
+        leads.updated_at,
+        leads.is_deleted,
+        leads.business_key
+    from leads
     left join lead_source_map
         on
-            {{ normalize_label('ranked.lead_source_label') }}
+            {{ normalize_label('leads.lead_source_label') }}
             = lead_source_map.raw_label
-    where ranked.version_rank = 1
 ),
 
 final as (
@@ -63,7 +54,7 @@ final as (
         updated_at,
         is_deleted,
         business_key,
-        raw_values,
+        lead_source_label,
         {{ validation_reason(
             required, [], [('lead_source', 'lead_source_label')]
         ) }} as validation_reason

@@ -31,7 +31,8 @@ reasoned as (
         targets.deal_id,
         sales_activities.is_deleted,
         sales_activities.business_key,
-        sales_activities.raw_values,
+        sales_activities.sales_activity_type_id,
+        sales_activities.target_type_label,
         case
             when sales_activities.is_deleted then null
             when sales_activities.validation_reason is not null
@@ -65,7 +66,10 @@ final as (
         deal_id,
         is_deleted,
         business_key,
-        raw_values,
+        case
+            when rejection_reason is not null
+                then {{ raw_values_json('sales_activities') }}
+        end as raw_values,
         rejection_reason,
         {{ record_status('rejection_reason') }} as record_status
     from reasoned

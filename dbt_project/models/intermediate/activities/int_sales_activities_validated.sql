@@ -13,39 +13,30 @@ target_type_map as (
     select * from {{ ref('map_target_type') }}
 ),
 
-ranked as (
-    select
-        activities.*,
-        {{ latest_version_rank() }} as version_rank
-    from activities
-),
-
 mapped as (
     select
-        ranked.id,
-        ranked.title,
-        ranked.notes,
-        ranked.starts_at,
-        ranked.ends_at,
-        ranked.sales_activity_type_id,
-        ranked.sales_activity_type,
-        ranked.outcome,
+        activities.id,
+        activities.title,
+        activities.notes,
+        activities.starts_at,
+        activities.ends_at,
+        activities.sales_activity_type_id,
+        activities.sales_activity_type,
+        activities.outcome,
         target_type_map.canonical_label as target_type,
-        ranked.target_type_label,
-        ranked.target_crm_id,
-        ranked.owner_id,
-        ranked.creator_id,
-        ranked.created_at,
-        ranked.updated_at,
-        ranked.is_deleted,
-        ranked.business_key,
-        ranked.raw_values
-    from ranked
+        activities.target_type_label,
+        activities.target_crm_id,
+        activities.owner_id,
+        activities.creator_id,
+        activities.created_at,
+        activities.updated_at,
+        activities.is_deleted,
+        activities.business_key
+    from activities
     left join target_type_map
         on
-            {{ normalize_label('ranked.target_type_label') }}
+            {{ normalize_label('activities.target_type_label') }}
             = target_type_map.raw_label
-    where ranked.version_rank = 1
 ),
 
 final as (
@@ -65,7 +56,8 @@ final as (
         updated_at,
         is_deleted,
         business_key,
-        raw_values,
+        sales_activity_type_id,
+        target_type_label,
         {{ validation_reason(
             required, [], [('target_type', 'target_type_label')],
             {'owner': 'owner_id', 'target': 'target_crm_id',

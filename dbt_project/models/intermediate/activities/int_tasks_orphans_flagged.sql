@@ -32,7 +32,8 @@ reasoned as (
         targets.deal_id,
         tasks.is_deleted,
         tasks.business_key,
-        tasks.raw_values,
+        tasks.status_label,
+        tasks.target_type_label,
         case
             when tasks.is_deleted then null
             when tasks.validation_reason is not null
@@ -67,7 +68,10 @@ final as (
         deal_id,
         is_deleted,
         business_key,
-        raw_values,
+        case
+            when rejection_reason is not null
+                then {{ raw_values_json('tasks') }}
+        end as raw_values,
         rejection_reason,
         {{ record_status('rejection_reason') }} as record_status
     from reasoned

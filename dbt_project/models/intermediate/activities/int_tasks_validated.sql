@@ -17,42 +17,33 @@ target_type_map as (
     select * from {{ ref('map_target_type') }}
 ),
 
-ranked as (
-    select
-        tasks.*,
-        {{ latest_version_rank() }} as version_rank
-    from tasks
-),
-
 mapped as (
     select
-        ranked.id,
-        ranked.title,
-        ranked.description,
+        tasks.id,
+        tasks.title,
+        tasks.description,
         status_map.canonical_label as status,
-        ranked.status_label,
-        ranked.due_at,
-        ranked.completed_at,
+        tasks.status_label,
+        tasks.due_at,
+        tasks.completed_at,
         target_type_map.canonical_label as target_type,
-        ranked.target_type_label,
-        ranked.target_crm_id,
-        ranked.owner_id,
-        ranked.creator_id,
-        ranked.task_type,
-        ranked.outcome,
-        ranked.created_at,
-        ranked.updated_at,
-        ranked.is_deleted,
-        ranked.business_key,
-        ranked.raw_values
-    from ranked
+        tasks.target_type_label,
+        tasks.target_crm_id,
+        tasks.owner_id,
+        tasks.creator_id,
+        tasks.task_type,
+        tasks.outcome,
+        tasks.created_at,
+        tasks.updated_at,
+        tasks.is_deleted,
+        tasks.business_key
+    from tasks
     left join status_map
-        on {{ normalize_label('ranked.status_label') }} = status_map.raw_label
+        on {{ normalize_label('tasks.status_label') }} = status_map.raw_label
     left join target_type_map
         on
-            {{ normalize_label('ranked.target_type_label') }}
+            {{ normalize_label('tasks.target_type_label') }}
             = target_type_map.raw_label
-    where ranked.version_rank = 1
 ),
 
 final as (
@@ -73,7 +64,8 @@ final as (
         updated_at,
         is_deleted,
         business_key,
-        raw_values,
+        status_label,
+        target_type_label,
         {{ validation_reason(
             required, [],
             [('target_type', 'target_type_label'), ('status', 'status_label')],

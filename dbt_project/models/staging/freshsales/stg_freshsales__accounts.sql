@@ -78,13 +78,8 @@ final as (
         {%- for column in cast_columns %}
         {{ is_invalid(column) }} as has_invalid_{{ column }},
         {%- endfor %}
-        {{ json_text_object([
-            ('account_id', 'account_id_text'),
-            ('account_name', 'account_name'),
-            ('industry', 'industry'),
-            ('account_value', 'account_value_text'),
-            ('region', 'region_label'),
-        ]) }} as raw_values,
+        account_id_text,
+        account_value_text,
         extracted_at
     from casted
 )

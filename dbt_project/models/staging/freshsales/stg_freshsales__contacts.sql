@@ -87,14 +87,7 @@ final as (
         {%- for column in cast_columns %}
         {{ is_invalid(column) }} as has_invalid_{{ column }},
         {%- endfor %}
-        {{ json_text_object([
-            ('contact_id', 'contact_id'),
-            ('first_name', 'first_name'),
-            ('last_name', 'last_name'),
-            ('email', 'email'),
-            ('lead_source', 'lead_source_label'),
-            ('last_contact_date', 'last_contact_date_text'),
-        ]) }} as raw_values,
+        last_contact_date_text,
         extracted_at
     from casted
 )

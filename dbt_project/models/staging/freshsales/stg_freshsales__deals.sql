@@ -137,16 +137,9 @@ final as (
         {%- for column in cast_columns %}
         {{ is_invalid(column) }} as has_invalid_{{ column }},
         {%- endfor %}
-        {{ json_text_object([
-            ('deal_id', 'deal_id_text'),
-            ('deal_name', 'deal_name'),
-            ('deal_size', 'deal_size_text'),
-            ('probability_of_closure', 'probability_of_closure'),
-            ('deal_stage', 'deal_stage_label'),
-            ('account_id', 'account_id_text'),
-            ('currency_id',
-                'cast(currency_id as ' ~ dbt.type_string() ~ ')'),
-        ]) }} as raw_values,
+        deal_id_text,
+        deal_size_text,
+        account_id_text,
         extracted_at
     from casted
 )

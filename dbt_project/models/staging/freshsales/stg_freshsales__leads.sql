@@ -77,12 +77,6 @@ final as (
         updated_at,
         is_deleted,
         email as business_key,
-        {{ json_text_object([
-            ('first_name', 'first_name'),
-            ('last_name', 'last_name'),
-            ('email', 'email'),
-            ('lead_source', 'lead_source_label'),
-        ]) }} as raw_values,
         extracted_at
     from renamed
 )

@@ -78,14 +78,6 @@ final as (
         updated_at,
         is_deleted,
         cast(id as {{ dbt.type_string() }}) as business_key,
-        {{ json_text_object([
-            ('id', 'cast(id as ' ~ dbt.type_string() ~ ')'),
-            ('title', 'title'),
-            ('status', 'status_label'),
-            ('target_type', 'target_type_label'),
-            ('target_id', 'cast(target_crm_id as ' ~ dbt.type_string() ~ ')'),
-            ('owner_id', 'cast(owner_id as ' ~ dbt.type_string() ~ ')'),
-        ]) }} as raw_values,
         extracted_at
     from renamed
 )
