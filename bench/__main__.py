@@ -360,7 +360,9 @@ def bench_ten_million(source_duckdb: Path) -> dict[str, Any]:
     shifted = []
     for c in cols:
         if c == "id":
-            shifted.append("id + k * 1000000000 as id")
+            # beyond every sandbox id range (1.6e10 to 2.5e10): a copy's id
+            # must not be another entity's, rejected_records keys on both
+            shifted.append("id + k * 100000000000 as id")
         elif c == "custom_field__cf_deal_id":
             shifted.append(f"cast(cast({c} as bigint) + k * 10000000 as varchar) as {c}")
         elif c in ("created_at", "updated_at"):
