@@ -68,7 +68,7 @@ from extract.freshsales import RunContext, freshsales_source
 from extract.freshsales.client import RateLimitExhausted
 from extract.locking import exclusive_lock
 from extract.progress import maybe_progress
-from extract.recovery import finish_pending, mark_target, quarantine, trust_destination
+from extract.recovery import finish_pending, load, mark_target, quarantine, trust_destination
 from extract.summary import budget_message, format_summary, summarize
 
 __all__ = [
@@ -247,7 +247,7 @@ def _run_steps(pipeline: dlt.Pipeline, source: Any, fmt: TLoaderFileFormat,
     _test_kill_point("extracted")
     normalized = pipeline.normalize()
     _test_kill_point("normalized")
-    pipeline.load()
+    load(pipeline)
     return dict(normalized.row_counts) if normalized else {}
 
 

@@ -22,6 +22,22 @@ from extract.summary import raw_counts
 TARGET_MARK = "crm_target"  # in the working folder: the database its packages belong to
 
 
+def load(pipeline: dlt.Pipeline) -> None:
+    """`pipeline.load()`, one job at a time into DuckDB.
+
+    DuckDB's load jobs share one database and its memory limit (128 MB,
+    extract/defaults.py). At 1,000,000 deals the merges of sales activities
+    and tasks side by side ran out of it and the first sync failed; one after
+    the other they spill, and the four largest tables load in about the same
+    time (24.7 s against 22.7 s side by side, measured on their files).
+    """
+    duckdb = pipeline.destination is not None and pipeline.destination.destination_name == "duckdb"
+    if duckdb:
+        pipeline.load(workers=1)
+    else:
+        pipeline.load()
+
+
 def mark_target(pipeline: dlt.Pipeline, target: str) -> None:
     """Record which database this working folder's packages are for."""
     (Path(pipeline.working_dir) / TARGET_MARK).write_text(target)
@@ -55,7 +71,7 @@ def finish_pending(pipeline: dlt.Pipeline, full_refresh: bool, workdir: Path,
         return 0
     try:
         pipeline.normalize()
-        pipeline.load()
+        load(pipeline)
     except PipelineStepFailed as exc:
         if destination_problem(exc):
             raise
