@@ -413,8 +413,8 @@ def render(results: dict[str, Any], previous: dict[str, Any] | None = None) -> s
     for current in results["scales"]:
         columns.append((f"{current['deals']:,} deals", current))
         if current["deals"] in before:
-            columns.append((f"previous run ({previous['finished_at']})",  # type: ignore[index]
-                            before[current["deals"]]))
+            earlier = before[current["deals"]]
+            columns.append((f"previous run ({earlier.get('finished_at')})", earlier))
     scales = [scale for _, scale in columns]
     header = "| measure | " + " | ".join(label for label, _ in columns) + " |"
     lines += [header, "|---" * (len(scales) + 1) + "|"]
@@ -499,6 +499,21 @@ def render(results: dict[str, Any], previous: dict[str, Any] | None = None) -> s
     return "\n".join(lines) + "\n"
 
 
+def previous_results(folder: Path) -> dict[str, Any] | None:
+    """The latest earlier figures of each scale, from every results*.json in
+    `folder` (a run of other scales than the default writes its own file)."""
+    runs = [json.loads(p.read_text()) for p in sorted(folder.glob("results*.json"))]
+    if not runs:
+        return None
+    runs.sort(key=lambda run: run.get("finished_at", ""))
+    scales = {scale["deals"]: {**scale, "finished_at": run.get("finished_at")}
+              for run in runs for scale in run.get("scales", [])}
+    ten_million = next((run["ten_million"] for run in reversed(runs) if "ten_million" in run),
+                       None)
+    return {"finished_at": runs[-1].get("finished_at"), "scales": list(scales.values()),
+            **({"ten_million": ten_million} if ten_million else {})}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -526,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     out = ROOT / "bench"
     suffix = "" if scales == [10_000, 100_000] else "_" + "_".join(str(s) for s in scales)
     path = out / f"results{suffix}.json"
-    previous = json.loads(path.read_text()) if path.exists() else None
+    previous = previous_results(out)
     path.write_text(json.dumps(results, indent=2) + "\n")
     (out / f"results{suffix}.md").write_text(render(results, previous))
     print(render(results, previous))
