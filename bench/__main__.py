@@ -493,7 +493,7 @@ def render(results: dict[str, Any], previous: dict[str, Any] | None = None) -> s
                   f"peak RSS {tm['peak_rss_mb']} MB ({tm['raw_deals']:,} raw deals)."]
         old = (previous or {}).get("ten_million")
         if old:
-            lines += ["", f"Previous run ({previous['finished_at']}): "  # type: ignore[index]
+            lines += ["", f"Previous run ({old.get('finished_at')}): "
                       f"{old.get('wall_s')} s wall, dbt elapsed {old.get('dbt_elapsed_s')} s, "
                       f"deal_aggregations {old.get('deal_aggregations_s')} s."]
     return "\n".join(lines) + "\n"
@@ -508,8 +508,8 @@ def previous_results(folder: Path) -> dict[str, Any] | None:
     runs.sort(key=lambda run: run.get("finished_at", ""))
     scales = {scale["deals"]: {**scale, "finished_at": run.get("finished_at")}
               for run in runs for scale in run.get("scales", [])}
-    ten_million = next((run["ten_million"] for run in reversed(runs) if "ten_million" in run),
-                       None)
+    ten_million = next(({**run["ten_million"], "finished_at": run.get("finished_at")}
+                        for run in reversed(runs) if "ten_million" in run), None)
     return {"finished_at": runs[-1].get("finished_at"), "scales": list(scales.values()),
             **({"ten_million": ten_million} if ten_million else {})}
 
