@@ -24,12 +24,20 @@ ALL_DEALS, DEALS_BIN = 203_000_000_301, 203_000_000_306
 STOP_TIMEOUT_S = 60
 
 
+def _as_from_a_shell() -> None:
+    """The sandbox gets Ctrl-C as from a terminal: SIGINT at its default and not
+    blocked. Under the whole suite the pytest process had come to pass SIGINT on
+    ignored or blocked (the sandbox never saw it; run alone, it did)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 @contextmanager
 def sandbox_process(*args: str, env: dict[str, str] | None = None
                     ) -> Iterator[tuple[subprocess.Popen, str]]:
     proc = subprocess.Popen([sys.executable, "-m", "extract.sandbox", *args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, **(env or {})}, preexec_fn=_as_from_a_shell)
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         match = re.search(r"http://\S+/crm/sales", line)
