@@ -13,6 +13,20 @@
 {%- endmacro %}
 
 {#-
+    DuckDB: a timestamptz holds microseconds since the epoch in UTC, which
+    make_timestamp turns into the naive UTC timestamp by arithmetic; AT TIME
+    ZONE goes through ICU's calendar for every value (the four time stamps
+    of 3,000,000 sales activities: 0.92 s against 0.11 s). Infinite values,
+    which epoch_us cannot give, take the AT TIME ZONE path.
+-#}
+{% macro duckdb__to_utc_naive(expr) -%}
+    case
+        when isfinite({{ expr }}) then make_timestamp(epoch_us({{ expr }}))
+        else cast(({{ expr }}) at time zone 'UTC' as timestamp)
+    end
+{%- endmacro %}
+
+{#-
     Spark: a `timestamp` is an instant shown in the session time zone, and
     `timestamp_ntz` the naive type. The cast gives the session's wall clock,
     which convert_timezone turns into UTC whatever the session zone is.

@@ -1,7 +1,9 @@
 {#-
     Every CRM record of the entities with its fate: kept, rejected or
     deleted (accounts, contacts, deals, leads, tasks, appointments, sales
-    activities).
+    activities). An activity's business key is its CRM id as text, made here:
+    the activities' tables do not store it (a column of 3,000,000 distinct
+    texts at 1,000,000 deals, the costliest one to write).
 -#}
 with
 
@@ -73,7 +75,7 @@ unioned as (
     select
         'tasks' as entity,
         id as crm_id,
-        business_key,
+        cast(id as {{ dbt.type_string() }}) as business_key,
         record_status,
         rejection_reason,
         raw_values
@@ -82,7 +84,7 @@ unioned as (
     select
         'appointments' as entity,
         id as crm_id,
-        business_key,
+        cast(id as {{ dbt.type_string() }}) as business_key,
         record_status,
         rejection_reason,
         raw_values
@@ -91,7 +93,7 @@ unioned as (
     select
         'sales_activities' as entity,
         id as crm_id,
-        business_key,
+        cast(id as {{ dbt.type_string() }}) as business_key,
         record_status,
         rejection_reason,
         raw_values

@@ -32,7 +32,6 @@ reasoned as (
         targets.contact_id,
         targets.deal_id,
         appointments.is_deleted,
-        appointments.business_key,
         appointments.target_type_label,
         case
             when appointments.is_deleted then null
@@ -68,7 +67,6 @@ final as (
         contact_id,
         deal_id,
         is_deleted,
-        business_key,
         case
             when rejection_reason is not null
                 then {{ raw_values_json('appointments') }}

@@ -30,7 +30,6 @@ reasoned as (
         targets.contact_id,
         targets.deal_id,
         sales_activities.is_deleted,
-        sales_activities.business_key,
         sales_activities.sales_activity_type_id,
         sales_activities.target_type_label,
         case
@@ -65,7 +64,6 @@ final as (
         contact_id,
         deal_id,
         is_deleted,
-        business_key,
         case
             when rejection_reason is not null
                 then {{ raw_values_json('sales_activities') }}

@@ -31,7 +31,6 @@ reasoned as (
         targets.contact_id,
         targets.deal_id,
         tasks.is_deleted,
-        tasks.business_key,
         tasks.status_label,
         tasks.target_type_label,
         case
@@ -67,7 +66,6 @@ final as (
         contact_id,
         deal_id,
         is_deleted,
-        business_key,
         case
             when rejection_reason is not null
                 then {{ raw_values_json('tasks') }}
