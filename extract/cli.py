@@ -91,6 +91,9 @@ def _objects(value: str) -> list[str]:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from extract import defaults
+
+    defaults.extractor_process()  # before pyarrow is imported and threads start
     from extract.config import crm_account, load_settings
     from extract.pipeline import run_extract
     from extract.summary import format_summary

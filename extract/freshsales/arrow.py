@@ -22,11 +22,15 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-import pandas  # noqa: F401 - imported once here: dlt probes for it from worker threads
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .records import as_text, flatten_custom
+
+# pyarrow looks for pandas (and imports it) once, at its first `pa.array()`:
+# here, on the importing thread, not first from a worker thread. `python -m
+# extract run` has it look with pandas hidden (extract.defaults).
+pa.array([None])
 
 DECIMAL_SCALE = Decimal(1).scaleb(-9)
 MAX_DECIMAL = Decimal(10) ** 29
