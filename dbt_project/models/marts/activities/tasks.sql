@@ -1,3 +1,5 @@
+{#- The edge below orders the build only, as in int_tasks_orphans_flagged. #}
+-- depends_on: {{ ref('sales_activities') }}
 with
 
 tasks as (
