@@ -27,11 +27,12 @@ os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")
 # the seven entity tables of a 1,000,000-deal first sync (their files at
 # 100,000 deals ten times over) loaded one after the other peaked at +205 MB
 # over the process with 2 threads and 128 MB (sales activities alone: +193
-# MB, +177 MB with 1 thread). 64 MB ran out of memory on those files with 2
-# threads, and in a real 1,000,000-deal load with 1 thread.
+# MB, +177 MB with 1 thread, in about twice the time: 2 threads kept). 64 MB
+# ran out of memory on those files with 2 threads, and in a real
+# 1,000,000-deal load with 1 thread.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 os.environ.setdefault("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG",
-                      '{"memory_limit": "128MB", "threads": 1, "preserve_insertion_order": false}')
+                      '{"memory_limit": "128MB", "preserve_insertion_order": false}')
 
 
 class _NoPandas(importlib.abc.MetaPathFinder):
