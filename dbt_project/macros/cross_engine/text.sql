@@ -25,7 +25,8 @@
     text with none of the first four and no two spaces in a row comes out as
     it went in; `contains` finds that far faster than the replace runs (the
     sales activities' staging at 1,000,000 deals: 1.55 s -> 0.38 s for two
-    columns, `make bench`). Same result on every input (tests/dbt).
+    columns, `make bench`). Same result on every input: data test
+    assert_duckdb_fast_paths_match.
 -#}
 {% macro duckdb__collapse_spaces(expr) -%}
     case
