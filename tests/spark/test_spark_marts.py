@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from spark_support import MART_KEYS, BuiltMarts, tail
+from spark_support import MART_KEYS, ROOT, BuiltMarts, tail
 
 # The sales marts (issue 14). On Spark deal_stage_history has only the
 # seeded visits (no snapshot on Parquet); the DuckDB build here runs the
@@ -21,8 +21,15 @@ SALES_MART_KEYS = {
 }
 ALL_MART_KEYS = {**MART_KEYS, **SALES_MART_KEYS}
 # Nodes only DuckDB runs: the deals snapshot and the unit test of the deal
-# versions it feeds (snapshots need Delta or Iceberg on Spark).
-DUCKDB_ONLY_PASSES = 2
+# versions it feeds (snapshots need Delta or Iceberg on Spark), and the data
+# test of DuckDB's fast paths of clean_text and to_utc_naive.
+DUCKDB_ONLY_PASSES = 3
+# Tests only Spark runs: a mart's not_null / accepted_values test where the
+# contract has the same constraint, which DuckDB and PostgreSQL enforce and
+# Spark's Parquet tables do not (each is marked with this condition).
+SPARK_ONLY_CONDITION = "config: {enabled: \"{{ target.type not in ['duckdb', 'postgres'] }}\"}"
+SPARK_ONLY_PASSES = sum(path.read_text().count(SPARK_ONLY_CONDITION)
+                        for path in (ROOT / "dbt_project" / "models" / "marts").rglob("*.yml"))
 
 
 def done_counts(output: str) -> dict[str, int]:
@@ -39,9 +46,11 @@ def test_spark_build_passes_every_model_and_test(marts: BuiltMarts) -> None:
     print(f"\nbuild time: spark {marts.spark.seconds:.1f} s, duckdb {marts.duckdb.seconds:.1f} s")
     spark_done, duck_done = done_counts(marts.spark.output), done_counts(marts.duckdb.output)
     # the same models, tests and unit tests ran and passed on both engines,
-    # but for the snapshot and its unit test
+    # but for the nodes of one engine only
+    assert SPARK_ONLY_PASSES > 0
     for counted in ("PASS", "TOTAL"):
         duck_done[counted] -= DUCKDB_ONLY_PASSES
+        spark_done[counted] -= SPARK_ONLY_PASSES
     assert spark_done == duck_done
 
 
