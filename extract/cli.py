@@ -98,6 +98,7 @@ def run_command(args: argparse.Namespace) -> int:
     from extract.pipeline import run_extract
     from extract.summary import format_summary
 
+    defaults.collect_less()  # once the heavy modules are imported
     settings = load_settings()
     args._secrets = (settings.crm_api_token or "", settings.pg.password)
     # CRM_BASE_URL / CRM_API_TOKEN, else dlt's sources.freshsales.base_url / api_key.

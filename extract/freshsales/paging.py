@@ -154,6 +154,7 @@ class Page:
     last: datetime | None = None
     # each record's value of the scan order's field (None: none), as `records`
     keys: list[datetime | None] = field(default_factory=list)
+    updated: list[datetime | None] = field(default_factory=list)  # each record's updated_at
 
 
 @dataclass(frozen=True)
@@ -172,14 +173,20 @@ class Position:
 
 
 def parse_ts(value: Any) -> datetime | None:
-    """An ISO-8601 timestamp (any offset, or Z) as an aware datetime."""
+    """An ISO-8601 timestamp (any offset, or Z) as an aware datetime in UTC.
+
+    In UTC, not in the offset the CRM wrote (an account's time zone): two
+    aware datetimes with different tzinfo objects compare through a
+    `utcoffset()` call on each side, which took about a tenth of the
+    extractor's own time at 100,000 deals (scans compare every record's stamp).
+    """
     if not isinstance(value, str) or not value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def fetch_page(
@@ -215,6 +222,7 @@ def fetch_page(
         number=number,
         records=records,
         keys=ordered,
+        updated=updated,
         total=total,
         total_pages=total_pages,
         fetched_at=fetched_at,
@@ -382,8 +390,7 @@ class ViewScan:
             return page.records
         cursor, known = self.cursor, self.cursor_ids
         fresh = []
-        for record in page.records:
-            stamp = parse_ts(record.get(settings.SORT_FIELD))
+        for record, stamp in zip(page.records, _updated(page), strict=True):
             if stamp is not None and cursor is not None and (
                 stamp < cursor or (stamp == cursor and record.get("id") in known)
             ):
@@ -450,8 +457,8 @@ class ViewScan:
                 self._newest, self._newest_ids = newest, set()
             if newest == self._newest:
                 self._newest_ids.update(
-                    r.get("id") for r in page.records
-                    if parse_ts(r.get(settings.SORT_FIELD)) == newest
+                    r.get("id") for r, stamp in zip(page.records, _updated(page), strict=True)
+                    if stamp == newest
                 )
         if in_order and page.last is not None:
             self._advance(page)
@@ -538,6 +545,13 @@ class ViewScan:
             if len(page.records) < self.per_page:
                 return
             number += 1
+
+
+def _updated(page: Page) -> list[datetime | None]:
+    """Each record's `updated_at`, as parsed when the page was fetched."""
+    if len(page.updated) == len(page.records):
+        return page.updated
+    return [parse_ts(r.get(settings.SORT_FIELD)) for r in page.records]
 
 
 def _total_dropped(previous: Page, page: Page) -> bool:
