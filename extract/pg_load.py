@@ -74,14 +74,14 @@ class FirstSyncMergeJob(SqlLoadJob):
             # counting distinct ids sorts only the keys: 1.8 s for 3,000,000 sales
             # activities against 6.7 s for the ROW_NUMBER() DELETE, needed only
             # when an id was read twice
-            keys = _keys(table, sql_client)
+            keys = primary_keys(table, sql_client)
             dup = sql_client.execute_sql(
                 f"SELECT count(*) <> count(DISTINCT {keys if ',' not in keys else f'({keys})'})"
                 f" FROM {staging}")
             sql_client.execute_many(swap if dup and dup[0][0] else swap[1:])
 
 
-def _keys(table: TTableSchema, sql_client: SqlClientBase[Any]) -> str:
+def primary_keys(table: TTableSchema, sql_client: SqlClientBase[Any]) -> str:
     return ", ".join(sql_client.escape_column_name(c)
                      for c in get_columns_names_with_prop(table, "primary_key"))
 
@@ -97,7 +97,7 @@ def swap_sql(table: TTableSchema, sql_client: SqlClientBase[Any]) -> list[str]:
         order_by = f"{sql_client.escape_column_name(dedup_sort[0])} {dedup_sort[1].upper()}"
     return [
         f"DELETE FROM {staging} AS s USING (SELECT _dlt_ctid FROM (SELECT ctid AS _dlt_ctid,"
-        f" ROW_NUMBER() OVER (partition BY {_keys(table, sql_client)} ORDER BY {order_by})"
+        f" ROW_NUMBER() OVER (partition BY {primary_keys(table, sql_client)} ORDER BY {order_by})"
         f" AS _dlt_dedup_rn FROM {staging}) AS n WHERE _dlt_dedup_rn > 1) AS d"
         f" WHERE s.ctid = d._dlt_ctid;",
         f"DROP TABLE {final};",
@@ -106,7 +106,7 @@ def swap_sql(table: TTableSchema, sql_client: SqlClientBase[Any]) -> list[str]:
     ]
 
 
-def _plain_merge(table_chain: Sequence[TTableSchema], sql_client: SqlClientBase[Any]) -> bool:
+def plain_merge(table_chain: Sequence[TTableSchema], sql_client: SqlClientBase[Any]) -> bool:
     """One root table merged by primary key with delete-insert and no other hints."""
     table = table_chain[0]
     return (
@@ -160,7 +160,7 @@ class FirstSyncPostgresClient(PostgresClient):
         if isinstance(job, SqlLoadJob) and table.get("write_disposition") == "merge":
             chain = [cast(TTableSchema, self.prepare_load_table(str(t["name"])))
                      for t in get_nested_tables(self.schema.tables, str(table["name"]))]
-            if _plain_merge(chain, self.sql_client):
+            if plain_merge(chain, self.sql_client):
                 return FirstSyncMergeJob(file_path)
         return job
 

@@ -40,7 +40,6 @@ import os
 import signal
 import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,14 +70,7 @@ from extract.freshsales import RunContext, freshsales_source
 from extract.freshsales.client import RateLimitExhausted
 from extract.locking import exclusive_lock
 from extract.progress import maybe_progress
-from extract.recovery import (
-    duckdb_loader,
-    finish_pending,
-    load,
-    mark_target,
-    quarantine,
-    trust_destination,
-)
+from extract.recovery import finish_pending, load, mark_target, quarantine, trust_destination
 from extract.summary import budget_message, format_summary, summarize
 
 __all__ = [
@@ -182,7 +174,7 @@ def run_extract(
     lock_path = lock_path or workdir / f"{name}.lock"
     ctx = RunContext(notify=notify)
     note = ctx.note
-    with exclusive_lock(lock_path), ExitStack() as held:
+    with exclusive_lock(lock_path):
         preflight()
         pipeline = dlt.pipeline(
             pipeline_name=name, destination=dest, dataset_name=dataset,
@@ -191,10 +183,6 @@ def run_extract(
         fmt = FILE_FORMATS[destination]
         if destination == "postgres":
             _split_copy_files(name)
-        connection = None
-        if destination == "duckdb":
-            _pipeline_setting(name, "load.truncate_staging_dataset", True)
-            connection = duckdb_loader(target, held)
         finished = finish_pending(pipeline, full_refresh, workdir, note, target)
         refresh = full_refresh or trust_destination(
             pipeline, crm_key or base_url.rstrip("/"), note, target,
@@ -223,7 +211,7 @@ def run_extract(
             raise BudgetStopped(budget_message(ctx)) from None
         with maybe_progress(ctx, progress):
             try:
-                row_counts = _run_steps(pipeline, source, fmt, refresh, connection)
+                row_counts = _run_steps(pipeline, source, fmt, refresh)
             except PipelineStepFailed as exc:
                 message = explain(exc, (api_key,))
                 if exc.step == "load" and not destination_problem(exc):
@@ -248,10 +236,8 @@ KILL_AT_ENV = "CRM_EXTRACT_TEST_KILL_AT"
 
 
 def _run_steps(pipeline: dlt.Pipeline, source: Any, fmt: TLoaderFileFormat,
-               full_refresh: bool, connection: Callable[[], Any] | None = None,
-               ) -> dict[str, int]:
-    """extract, normalize, load: `pipeline.run()` spelled out step by step
-    (the load over `connection()` when given: recovery.duckdb_loader).
+               full_refresh: bool) -> dict[str, int]:
+    """extract, normalize, load: `pipeline.run()` spelled out step by step.
 
     Between the steps the test hook CRM_EXTRACT_TEST_KILL_AT=extracted|normalized
     sends this process SIGKILL, so the kill -9 tests hit an exact point.
@@ -264,7 +250,7 @@ def _run_steps(pipeline: dlt.Pipeline, source: Any, fmt: TLoaderFileFormat,
     release_memory()
     normalized = pipeline.normalize()
     _test_kill_point("normalized")
-    load(pipeline, connection() if connection else None)
+    load(pipeline)
     return dict(normalized.row_counts) if normalized else {}
 
 
@@ -291,15 +277,11 @@ def release_memory() -> None:
 def _split_copy_files(pipeline_name: str) -> None:
     """dlt's writer rotation (`normalize.data_writer.file_max_bytes`) for this
     pipeline only, unless the dlt config already sets it."""
-    _pipeline_setting(pipeline_name, "normalize.data_writer.file_max_bytes", PG_FILE_MAX_BYTES)
-
-
-def _pipeline_setting(pipeline_name: str, key: str, value: Any) -> None:
-    """A dlt setting for this pipeline only, unless the dlt config already has it."""
-    for name in (f"{pipeline_name}.{key}", key):
-        if name in dlt.config:
+    for key in (f"{pipeline_name}.normalize.data_writer.file_max_bytes",
+                "normalize.data_writer.file_max_bytes"):
+        if key in dlt.config:
             return
-    dlt.config[f"{pipeline_name}.{key}"] = value
+    dlt.config[f"{pipeline_name}.normalize.data_writer.file_max_bytes"] = PG_FILE_MAX_BYTES
 
 
 def _test_kill_point(step: str) -> None:
@@ -320,8 +302,9 @@ def _destination(
 
         path = Path(duckdb_path or DEFAULT_DUCKDB_PATH).expanduser().resolve()
         lock = path.with_name(path.name + ".lock")
-        return (dlt.destinations.duckdb(str(path)), str(path), lock, workdir,
-                lambda: check_duckdb(path))
+        from extract.duckdb_load import duckdb
+
+        return (duckdb(str(path)), str(path), lock, workdir, lambda: check_duckdb(path))
     if destination == "filesystem":
         url = raw_parquet_url(bucket_url)
         return (dlt.destinations.filesystem(bucket_url=url), url, None, workdir,

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -24,50 +22,20 @@ from extract.summary import raw_counts
 TARGET_MARK = "crm_target"  # in the working folder: the database its packages belong to
 
 
-def load(pipeline: dlt.Pipeline, connection: Any = None) -> None:
-    """`pipeline.load()`, one job at a time into DuckDB, over `connection` when
-    one is given (an open DuckDB connection to the destination's file).
+def load(pipeline: dlt.Pipeline) -> None:
+    """`pipeline.load()`, one job at a time into DuckDB.
 
     DuckDB's load jobs share one database and its memory limit (128 MB,
     extract/defaults.py). At 1,000,000 deals the merges of sales activities
     and tasks side by side ran out of it and the first sync failed; one after
     the other they spill, and the four largest tables load in about the same
     time (24.7 s against 22.7 s side by side, measured on their files).
-
-    Without `connection`, dlt opens the file for each job and closes it after,
-    and every close checkpoints: at 100,000 deals 1.2 s of opening and 2.9 s
-    of checkpoints in a 7.4 s load step. The caller keeps `connection` open
-    until it is done with the pipeline (dlt takes it as the destination's
-    credentials from here on) and closes it once.
     """
     duckdb = pipeline.destination is not None and pipeline.destination.destination_name == "duckdb"
     if duckdb:
-        pipeline.load(workers=1, credentials=connection)
+        pipeline.load(workers=1)
     else:
         pipeline.load()
-
-
-def duckdb_loader(path: str, held: ExitStack) -> Callable[[], Any]:
-    """Opens, at its first call, the DuckDB connection a run loads through;
-    `held` closes it (one checkpoint) when the run is done.
-
-    The staging tables of dlt's merge are emptied after each load
-    (`truncate_staging_dataset`), inside that connection: what the final
-    checkpoint writes is the raw tables, not their staging copies as well.
-    Measured at 100,000 deals: load step 5.0-5.8 s against 7.4-7.8 s.
-    """
-    import duckdb
-
-    opened: list[Any] = []
-
-    def connection() -> Any:
-        if not opened:
-            conn = duckdb.connect(path)
-            held.callback(conn.close)
-            opened.append(conn)
-        return opened[0]
-
-    return connection
 
 
 def mark_target(pipeline: dlt.Pipeline, target: str) -> None:

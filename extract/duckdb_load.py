@@ -1,0 +1,142 @@
+"""dlt's DuckDB destination, with a first full sync that writes each row once.
+
+dlt merges (`delete-insert`) by inserting a table's parquet files into
+`<dataset>_staging` and then running DELETE + INSERT ... SELECT (ROW_NUMBER()
+by id, newest `updated_at` first) into the raw table. When the raw table is
+still empty (a first sync, or `--full-refresh`, which drops it), the staging
+copy and the sorted second write are pure cost. Replayed on the files of a
+1,000,000-deal first sync (7,133,404 rows; 2 cores, 128 MB): 30.7 s with
+dlt's merge, 13.4 s straight into the raw tables.
+
+So the parquet file of a merge table goes straight into the raw table when
+that table is empty as the file's job runs (checked inside the job's
+transaction) and the file is the package's only one for the table (the
+extractor writes one a table; dlt de-duplicates several together); duplicate
+ids (a record read twice) are then removed in place, the newest version kept
+as dlt's merge keeps it. The merge job that follows finds its staging table
+empty and changes nothing. A retried job after one that committed finds rows
+there and takes dlt's way (staging, then merge), so the result is dlt's in
+every case. Anything unusual (several files, nested tables, another merge
+strategy, hard-delete or merge-key hints) takes dlt's way too.
+
+Memory: the job runs with DuckDB's memory limit at `DIRECT_MEMORY_LIMIT`
+(64 MB) and sets it back after. Inserting a file needs no more (same time at
+1,000,000 deals: 13.6 against 13.4 s), and DuckDB fills whatever limit it
+has: the largest file took the process +82 MB at 64 MB against +140 MB at
+128 MB. dlt's merges keep the configured limit (their de-duplicating window
+over 3,000,000 staged rows of a full sweep needs it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+from dlt.common.destination.client import LoadJob, PreparedTableSchema
+from dlt.common.schema.typing import TTableSchema
+from dlt.common.schema.utils import get_dedup_sort_tuple, get_nested_tables
+from dlt.common.storages.load_storage import ParsedLoadJobFileName
+from dlt.destinations import duckdb as dlt_duckdb
+from dlt.destinations.impl.duckdb.configuration import DuckDbClientConfiguration
+from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
+from dlt.destinations.sql_jobs import SqlMergeFollowupJob
+
+from extract.pg_load import plain_merge, primary_keys
+
+__all__ = ["DIRECT_MEMORY_LIMIT", "duckdb"]
+
+DIRECT_MEMORY_LIMIT = "64MB"
+_JOB_FOLDERS = ("new_jobs", "started_jobs", "completed_jobs", "failed_jobs")
+
+
+class FirstSyncCopyJob(DuckDbCopyJob):
+    """dlt's parquet copy job; into the raw table itself while that is empty."""
+
+    def run(self) -> None:
+        client = self._job_client
+        sql_client = client.sql_client
+        self._sql_client = sql_client
+        table = cast(TTableSchema, self._load_table)
+        # the loader runs copy jobs of merge tables in the staging dataset
+        dataset, _ = DuckDbClient.create_dataset_names(
+            client.schema, cast(DuckDbClientConfiguration, client.config))
+        with sql_client.with_alternative_dataset_name(dataset):
+            final = sql_client.make_qualified_table_name(str(table["name"]))
+        with sql_client.begin_transaction():
+            if not _only_file(self._file_path) or sql_client.execute_sql(
+                    f"SELECT 1 FROM {final} LIMIT 1"):
+                sql_client.execute_sql(_insert(sql_client.make_qualified_table_name(
+                    str(table["name"])), self._file_path))
+                return
+            (limit,) = sql_client.execute_sql("SELECT current_setting('memory_limit')")[0]
+            sql_client.execute_sql(f"SET memory_limit = '{DIRECT_MEMORY_LIMIT}'")
+            try:
+                sql_client.execute_sql(_insert(final, self._file_path))
+            finally:
+                sql_client.execute_sql(f"SET memory_limit = '{limit}'")
+            keys = primary_keys(table, sql_client)
+            dup = sql_client.execute_sql(
+                f"SELECT count(*) <> count(DISTINCT {keys if ',' not in keys else f'({keys})'})"
+                f" FROM {final}")
+            if dup and dup[0][0]:
+                sql_client.execute_sql(_dedup_sql(table, final, keys, sql_client))
+
+
+def _only_file(file_path: str) -> bool:
+    """Is this the load package's only parquet file of its table?
+
+    dlt's merge de-duplicates all of a table's files of a package together
+    (newest `updated_at` wins); a file loaded straight in would instead be
+    overwritten by any later file's version of an id, newer or not.
+    """
+    job = ParsedLoadJobFileName.parse(file_path)
+    package = Path(file_path).parent.parent
+    files = [f for folder in _JOB_FOLDERS for f in (package / folder).glob(f"{job.table_name}.*")
+             if f.suffix == ".parquet"
+             and ParsedLoadJobFileName.parse(f.name).table_name == job.table_name]
+    return len(files) == 1
+
+
+def _insert(table: str, file_path: str) -> str:
+    """dlt's own parquet insert (DuckDbCopyJob)."""
+    return (f"INSERT INTO {table} BY NAME SELECT * FROM"
+            f" read_parquet('{file_path}' , union_by_name=true)")
+
+
+def _dedup_sql(table: TTableSchema, final: str, keys: str, sql_client: Any) -> str:
+    """Delete all but one row per key: the one dlt's merge would insert (the same
+    ORDER BY as dlt's gen_select_from_dedup_sql), sorting only the duplicated keys."""
+    order_by = SqlMergeFollowupJob.default_order_by()
+    dedup_sort = get_dedup_sort_tuple(table)
+    if dedup_sort is not None:
+        order_by = f"{sql_client.escape_column_name(dedup_sort[0])} {dedup_sort[1].upper()}"
+    return (
+        f"DELETE FROM {final} WHERE rowid IN (SELECT _dlt_rowid FROM (SELECT rowid AS _dlt_rowid,"
+        f" ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {order_by}) AS _dlt_dedup_rn"
+        f" FROM {final} WHERE ({keys}) IN (SELECT {keys} FROM {final} GROUP BY {keys}"
+        f" HAVING count(*) > 1)) WHERE _dlt_dedup_rn > 1)"
+    )
+
+
+class FirstSyncDuckDbClient(DuckDbClient):
+    """dlt's DuckDbClient; parquet files of plain root merge tables run FirstSyncCopyJob."""
+
+    def create_load_job(
+        self, table: PreparedTableSchema, file_path: str, load_id: str, restore: bool = False
+    ) -> LoadJob:
+        job = super().create_load_job(table, file_path, load_id, restore)
+        if type(job) is DuckDbCopyJob and table.get("write_disposition") == "merge" \
+                and file_path.endswith(".parquet"):
+            chain = [cast(TTableSchema, self.prepare_load_table(str(t["name"])))
+                     for t in get_nested_tables(self.schema.tables, str(table["name"]))]
+            if plain_merge(chain, self.sql_client):
+                return FirstSyncCopyJob(file_path)
+        return job
+
+
+class duckdb(dlt_duckdb):  # noqa: N801 (dlt names destinations by their class)
+    """dlt's duckdb destination with FirstSyncDuckDbClient."""
+
+    @property
+    def client_class(self) -> type[DuckDbClient]:
+        return FirstSyncDuckDbClient
