@@ -19,12 +19,10 @@ there and takes dlt's way (staging, then merge), so the result is dlt's in
 every case. Anything unusual (several files, nested tables, another merge
 strategy, hard-delete or merge-key hints) takes dlt's way too.
 
-Memory: the job runs with DuckDB's memory limit at `DIRECT_MEMORY_LIMIT`
-(64 MB) and sets it back after. Inserting a file needs no more (same time at
-1,000,000 deals: 13.6 against 13.4 s), and DuckDB fills whatever limit it
-has: the largest file took the process +82 MB at 64 MB against +140 MB at
-128 MB. dlt's merges keep the configured limit (their de-duplicating window
-over 3,000,000 staged rows of a full sweep needs it).
+Memory: the insert runs under the configured limit (128 MB,
+extract/defaults.py). At 64 MB it used less memory (the largest file of a
+replayed 1,000,000-deal load: +82 MB against +140 MB) but a real
+1,000,000-deal first sync ran out of it, twice.
 """
 
 from __future__ import annotations
@@ -43,9 +41,8 @@ from dlt.destinations.sql_jobs import SqlMergeFollowupJob
 
 from extract.pg_load import plain_merge, primary_keys
 
-__all__ = ["DIRECT_MEMORY_LIMIT", "duckdb"]
+__all__ = ["duckdb"]
 
-DIRECT_MEMORY_LIMIT = "64MB"
 _JOB_FOLDERS = ("new_jobs", "started_jobs", "completed_jobs", "failed_jobs")
 
 
@@ -68,12 +65,7 @@ class FirstSyncCopyJob(DuckDbCopyJob):
                 sql_client.execute_sql(_insert(sql_client.make_qualified_table_name(
                     str(table["name"])), self._file_path))
                 return
-            (limit,) = sql_client.execute_sql("SELECT current_setting('memory_limit')")[0]
-            sql_client.execute_sql(f"SET memory_limit = '{DIRECT_MEMORY_LIMIT}'")
-            try:
-                sql_client.execute_sql(_insert(final, self._file_path))
-            finally:
-                sql_client.execute_sql(f"SET memory_limit = '{limit}'")
+            sql_client.execute_sql(_insert(final, self._file_path))
             keys = primary_keys(table, sql_client)
             dup = sql_client.execute_sql(
                 f"SELECT count(*) <> count(DISTINCT {keys if ',' not in keys else f'({keys})'})"

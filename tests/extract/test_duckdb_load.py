@@ -117,8 +117,8 @@ def test_a_full_refresh_replaces_what_was_there(tmp_path):
 
 def test_a_first_sync_without_repeated_ids_loads_every_row_and_keeps_the_memory_limit(
         tmp_path):
-    """The straight load lowers DuckDB's memory limit while it runs and sets it
-    back: after it, the connection has the limit dlt's merge path leaves."""
+    """After the straight load the connection has the memory limit dlt's merge
+    path leaves."""
     path = tmp_path / "crm.duckdb"
     conn = duckdb_lib.connect(str(path))
     try:
