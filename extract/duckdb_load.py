@@ -32,14 +32,14 @@ from typing import Any, cast
 
 from dlt.common.destination.client import LoadJob, PreparedTableSchema
 from dlt.common.schema.typing import TTableSchema
-from dlt.common.schema.utils import get_dedup_sort_tuple, get_nested_tables
+from dlt.common.schema.utils import get_dedup_sort_tuple
 from dlt.common.storages.load_storage import ParsedLoadJobFileName
 from dlt.destinations import duckdb as dlt_duckdb
 from dlt.destinations.impl.duckdb.configuration import DuckDbClientConfiguration
 from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
 from dlt.destinations.sql_jobs import SqlMergeFollowupJob
 
-from extract.pg_load import plain_merge, primary_keys
+from extract.pg_load import plain_merge_table, primary_keys
 
 __all__ = ["duckdb"]
 
@@ -117,12 +117,9 @@ class FirstSyncDuckDbClient(DuckDbClient):
         self, table: PreparedTableSchema, file_path: str, load_id: str, restore: bool = False
     ) -> LoadJob:
         job = super().create_load_job(table, file_path, load_id, restore)
-        if type(job) is DuckDbCopyJob and table.get("write_disposition") == "merge" \
-                and file_path.endswith(".parquet"):
-            chain = [cast(TTableSchema, self.prepare_load_table(str(t["name"])))
-                     for t in get_nested_tables(self.schema.tables, str(table["name"]))]
-            if plain_merge(chain, self.sql_client):
-                return FirstSyncCopyJob(file_path)
+        if type(job) is DuckDbCopyJob and file_path.endswith(".parquet") \
+                and plain_merge_table(self, table):
+            return FirstSyncCopyJob(file_path)
         return job
 
 

@@ -157,12 +157,18 @@ class FirstSyncPostgresClient(PostgresClient):
         self, table: PreparedTableSchema, file_path: str, load_id: str, restore: bool = False
     ) -> LoadJob:
         job = super().create_load_job(table, file_path, load_id, restore)
-        if isinstance(job, SqlLoadJob) and table.get("write_disposition") == "merge":
-            chain = [cast(TTableSchema, self.prepare_load_table(str(t["name"])))
-                     for t in get_nested_tables(self.schema.tables, str(table["name"]))]
-            if plain_merge(chain, self.sql_client):
-                return FirstSyncMergeJob(file_path)
+        if isinstance(job, SqlLoadJob) and plain_merge_table(self, table):
+            return FirstSyncMergeJob(file_path)
         return job
+
+
+def plain_merge_table(client: Any, table: PreparedTableSchema) -> bool:
+    """A merge table of `client`'s schema with no nested tables or unusual hints."""
+    if table.get("write_disposition") != "merge":
+        return False
+    chain = [cast(TTableSchema, client.prepare_load_table(str(t["name"])))
+             for t in get_nested_tables(client.schema.tables, str(table["name"]))]
+    return plain_merge(chain, client.sql_client)
 
 
 class postgres(dlt_postgres):  # noqa: N801 (dlt names destinations by their class)
