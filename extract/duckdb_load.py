@@ -32,14 +32,12 @@ from typing import Any, cast
 
 from dlt.common.destination.client import LoadJob, PreparedTableSchema
 from dlt.common.schema.typing import TTableSchema
-from dlt.common.schema.utils import get_dedup_sort_tuple
 from dlt.common.storages.load_storage import ParsedLoadJobFileName
 from dlt.destinations import duckdb as dlt_duckdb
 from dlt.destinations.impl.duckdb.configuration import DuckDbClientConfiguration
 from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
-from dlt.destinations.sql_jobs import SqlMergeFollowupJob
 
-from extract.pg_load import plain_merge_table, primary_keys
+from extract.pg_load import dedup_order_by, has_repeated_keys, plain_merge_table, primary_keys
 
 __all__ = ["duckdb"]
 
@@ -62,16 +60,12 @@ class FirstSyncCopyJob(DuckDbCopyJob):
         with sql_client.begin_transaction():
             if not _only_file(self._file_path) or sql_client.execute_sql(
                     f"SELECT 1 FROM {final} LIMIT 1"):
-                sql_client.execute_sql(_insert(sql_client.make_qualified_table_name(
-                    str(table["name"])), self._file_path))
+                super().run()  # dlt's insert, into the staging table
                 return
-            sql_client.execute_sql(_insert(final, self._file_path))
-            keys = primary_keys(table, sql_client)
-            dup = sql_client.execute_sql(
-                f"SELECT count(*) <> count(DISTINCT {keys if ',' not in keys else f'({keys})'})"
-                f" FROM {final}")
-            if dup and dup[0][0]:
-                sql_client.execute_sql(_dedup_sql(table, final, keys, sql_client))
+            with sql_client.with_alternative_dataset_name(dataset):
+                super().run()  # dlt's insert, into the raw table
+            if has_repeated_keys(table, final, sql_client):
+                sql_client.execute_sql(_dedup_sql(table, final, sql_client))
 
 
 def _only_file(file_path: str) -> bool:
@@ -89,24 +83,15 @@ def _only_file(file_path: str) -> bool:
     return len(files) == 1
 
 
-def _insert(table: str, file_path: str) -> str:
-    """dlt's own parquet insert (DuckDbCopyJob)."""
-    return (f"INSERT INTO {table} BY NAME SELECT * FROM"
-            f" read_parquet('{file_path}' , union_by_name=true)")
-
-
-def _dedup_sql(table: TTableSchema, final: str, keys: str, sql_client: Any) -> str:
-    """Delete all but one row per key: the one dlt's merge would insert (the same
-    ORDER BY as dlt's gen_select_from_dedup_sql), sorting only the duplicated keys."""
-    order_by = SqlMergeFollowupJob.default_order_by()
-    dedup_sort = get_dedup_sort_tuple(table)
-    if dedup_sort is not None:
-        order_by = f"{sql_client.escape_column_name(dedup_sort[0])} {dedup_sort[1].upper()}"
+def _dedup_sql(table: TTableSchema, final: str, sql_client: Any) -> str:
+    """Delete all but one row per key, the one dlt's merge would insert, sorting
+    only the repeated keys."""
+    keys = primary_keys(table, sql_client)
     return (
         f"DELETE FROM {final} WHERE rowid IN (SELECT _dlt_rowid FROM (SELECT rowid AS _dlt_rowid,"
-        f" ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {order_by}) AS _dlt_dedup_rn"
-        f" FROM {final} WHERE ({keys}) IN (SELECT {keys} FROM {final} GROUP BY {keys}"
-        f" HAVING count(*) > 1)) WHERE _dlt_dedup_rn > 1)"
+        f" ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {dedup_order_by(table, sql_client)})"
+        f" AS _dlt_dedup_rn FROM {final} WHERE ({keys}) IN (SELECT {keys} FROM {final}"
+        f" GROUP BY {keys} HAVING count(*) > 1)) WHERE _dlt_dedup_rn > 1)"
     )
 
 

@@ -71,14 +71,8 @@ class FirstSyncMergeJob(SqlLoadJob):
             if not (rows and rows[0][0]):
                 sql_client.execute_many(merge_sql)
                 return
-            # counting distinct ids sorts only the keys: 1.8 s for 3,000,000 sales
-            # activities against 6.7 s for the ROW_NUMBER() DELETE, needed only
-            # when an id was read twice
-            keys = primary_keys(table, sql_client)
-            dup = sql_client.execute_sql(
-                f"SELECT count(*) <> count(DISTINCT {keys if ',' not in keys else f'({keys})'})"
-                f" FROM {staging}")
-            sql_client.execute_many(swap if dup and dup[0][0] else swap[1:])
+            sql_client.execute_many(swap if has_repeated_keys(table, staging, sql_client)
+                                    else swap[1:])
 
 
 def primary_keys(table: TTableSchema, sql_client: SqlClientBase[Any]) -> str:
@@ -91,10 +85,7 @@ def swap_sql(table: TTableSchema, sql_client: SqlClientBase[Any]) -> list[str]:
     the dataset."""
     final, staging = sql_client.get_qualified_table_names(str(table["name"]))
     # exactly the ORDER BY of dlt's gen_select_from_dedup_sql: the same row wins
-    order_by = SqlMergeFollowupJob.default_order_by()
-    dedup_sort = get_dedup_sort_tuple(table)
-    if dedup_sort is not None:
-        order_by = f"{sql_client.escape_column_name(dedup_sort[0])} {dedup_sort[1].upper()}"
+    order_by = dedup_order_by(table, sql_client)
     return [
         f"DELETE FROM {staging} AS s USING (SELECT _dlt_ctid FROM (SELECT ctid AS _dlt_ctid,"
         f" ROW_NUMBER() OVER (partition BY {primary_keys(table, sql_client)} ORDER BY {order_by})"
@@ -104,6 +95,25 @@ def swap_sql(table: TTableSchema, sql_client: SqlClientBase[Any]) -> list[str]:
         f"ALTER TABLE {staging} SET SCHEMA {sql_client.fully_qualified_dataset_name()};",
         f"CREATE TABLE {staging} (LIKE {final} INCLUDING ALL);",
     ]
+
+
+def has_repeated_keys(table: TTableSchema, name: str, sql_client: SqlClientBase[Any]) -> bool:
+    """Does table `name` hold a primary key twice? Counting distinct keys sorts
+    only the keys: 1.8 s for 3,000,000 sales activities on PostgreSQL against
+    6.7 s for the ROW_NUMBER() DELETE, needed only when an id was read twice."""
+    keys = primary_keys(table, sql_client)
+    dup = sql_client.execute_sql(
+        f"SELECT count(*) <> count(DISTINCT {keys if ',' not in keys else f'({keys})'})"
+        f" FROM {name}")
+    return bool(dup and dup[0][0])
+
+
+def dedup_order_by(table: TTableSchema, sql_client: SqlClientBase[Any]) -> str:
+    """Exactly the ORDER BY of dlt's gen_select_from_dedup_sql: the same row wins."""
+    dedup_sort = get_dedup_sort_tuple(table)
+    if dedup_sort is None:
+        return SqlMergeFollowupJob.default_order_by()
+    return f"{sql_client.escape_column_name(dedup_sort[0])} {dedup_sort[1].upper()}"
 
 
 def plain_merge(table_chain: Sequence[TTableSchema], sql_client: SqlClientBase[Any]) -> bool:
