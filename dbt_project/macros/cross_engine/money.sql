@@ -14,6 +14,11 @@
     extractor's decimal(38,9)). Spark keeps 13 decimal places of the
     quotient before rounding it (its decimal division), which gives the
     same cents for any rate with a few decimals, such as the CRM's.
+
+    A rate of exactly 1 (the base currency, most deals) gives the amount
+    itself, to the cent, without the integer arithmetic: on DuckDB the
+    128-bit division and the rate's conversion cost 5.7 s of CPU per
+    10,000,000 deals, against 0.05 s for the comparison.
 -#}
 {% macro money_in_base_currency(amount, rate) -%}
     {{ return(adapter.dispatch('money_in_base_currency', 'crm_management')(
@@ -31,6 +36,8 @@
 {#- PostgreSQL: numeric integers and div(). -#}
 {% macro default__money_in_base_currency(amount, rate) -%}
     case
+        when {{ rate }} = 1
+            then cast({{ amount }} as {{ money_type() }})
         when {{ rate }} > 0
             then cast(
                 sign({{ amount }}) * div(
@@ -45,6 +52,8 @@
 {#- DuckDB: hugeint and its integer division `//`. -#}
 {% macro duckdb__money_in_base_currency(amount, rate) -%}
     case
+        when {{ rate }} = 1
+            then cast({{ amount }} as {{ money_type() }})
         when {{ rate }} > 0
             then cast(
                 cast(

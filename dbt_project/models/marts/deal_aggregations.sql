@@ -5,7 +5,7 @@
     incremental version it replaced cost more than this rebuild at
     1,000,000 and 10,000,000 deals (figures in the model's description).
     The deals are summed per account and local day once; weeks and months
-    add up those days.
+    add up those days (macro roll_up_days).
 -#}
 {%- set time_zone = var('reporting_time_zone') -%}
 
@@ -34,19 +34,11 @@ days as (
     group by account_id, deal_date
 ),
 
-periods as (
-    {{ expand_to_periods('days', ['total_deal_size', 'deal_count']) }}
-),
-
 final as (
-    select
-        account_id,
-        aggregation_type,
-        aggregation_date,
-        cast(sum(total_deal_size) as {{ money_type() }}) as total_deal_size,
-        cast(sum(deal_count) as integer) as deal_count
-    from periods
-    group by account_id, aggregation_type, aggregation_date
+    {{ roll_up_days(
+        'days', ['total_deal_size', 'deal_count'],
+        [money_type(), 'integer']
+    ) }}
 )
 
 select * from final

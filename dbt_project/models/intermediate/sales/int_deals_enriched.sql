@@ -24,6 +24,39 @@ stage_categories as (
     select * from {{ ref('map_stage_category') }}
 ),
 
+-- The category of each stage label and forecast type the deals use,
+-- normalized once per distinct value rather than once per deal (the two
+-- joins cost 6.6 s of CPU per 10,000,000 deals, and the snapshot,
+-- deals_enhanced and this model's test each ran them). They read the table
+-- itself: a third reference to the CTE `deals` made DuckDB materialize it.
+by_stage as (
+    select
+        labels.deal_stage,
+        stage_categories.canonical_label
+    from (
+        select distinct deal_stage
+        from {{ ref('int_deals_orphans_flagged') }}
+    ) as labels
+    inner join stage_categories
+        on
+            {{ normalize_label('labels.deal_stage') }}
+            = stage_categories.raw_label
+),
+
+by_forecast_type as (
+    select
+        forecast_types.stage_forecast_type,
+        stage_categories.canonical_label
+    from (
+        select distinct stage_forecast_type
+        from {{ ref('int_deals_orphans_flagged') }}
+    ) as forecast_types
+    inner join stage_categories
+        on
+            {{ normalize_label('forecast_types.stage_forecast_type') }}
+            = stage_categories.raw_label
+),
+
 joined as (
     select
         deals.id,
@@ -68,12 +101,10 @@ joined as (
         on deals.owner_id = owners.id
     left join pipelines
         on deals.deal_pipeline_id = pipelines.id
-    left join stage_categories as by_forecast_type
-        on
-            {{ normalize_label('deals.stage_forecast_type') }}
-            = by_forecast_type.raw_label
-    left join stage_categories as by_stage
-        on {{ normalize_label('deals.deal_stage') }} = by_stage.raw_label
+    left join by_forecast_type
+        on deals.stage_forecast_type = by_forecast_type.stage_forecast_type
+    left join by_stage
+        on deals.deal_stage = by_stage.deal_stage
     where deals.updated_at is not null
 ),
 
