@@ -201,7 +201,11 @@ spans as (
     from timed
 ),
 
+{#- the deals with several versions, then those with one -#}
+{%- set parts = [('spans', 'is_live'), ('single_versions', none)] %}
+
 final as (
+    {%- for part, condition in parts %}
     select
         deal_crm_id,
         version_number,
@@ -214,22 +218,14 @@ final as (
         deal_size_base,
         effective_from,
         effective_to
-    from spans
-    where is_live
+    from {{ part }}
+    {%- if condition %}
+    where {{ condition }}
+    {%- endif %}
+    {%- if not loop.last %}
     union all
-    select
-        deal_crm_id,
-        version_number,
-        visit_number,
-        starts_visit,
-        deal_pipeline_id,
-        deal_stage,
-        stage_category,
-        owner_id,
-        deal_size_base,
-        effective_from,
-        effective_to
-    from single_versions
+    {%- endif %}
+    {%- endfor %}
 )
 
 select * from final
