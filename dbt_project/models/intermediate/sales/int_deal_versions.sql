@@ -9,23 +9,15 @@
 -#}
 {%- set has_snapshot = target.type != 'spark' %}
 
+{#- the versions: snapshot rows, or on Spark each deal's current row -#}
 {%- if has_snapshot -%}
-{%- set versions_query -%}
-    select
-        id as deal_crm_id,
-        deal_pipeline_id,
-        deal_stage,
-        stage_category,
-        owner_id,
-        deal_size_base,
-        record_status,
-        stage_updated_at,
-        created_at,
-        dbt_valid_from as recorded_from,
-        dbt_valid_to as recorded_to
-    from {{ ref('deals_snapshot') }}
-{%- endset -%}
+{%- set versions_source = ref('deals_snapshot') -%}
+{%- set recorded_from, recorded_to = 'dbt_valid_from', 'dbt_valid_to' -%}
 {%- else -%}
+{%- set versions_source = ref('int_deals_enriched') -%}
+{%- set recorded_from = 'updated_at' -%}
+{%- set recorded_to = 'cast(null as ' ~ naive_timestamp_type() ~ ')' -%}
+{%- endif -%}
 {%- set versions_query -%}
     select
         id as deal_crm_id,
@@ -37,11 +29,10 @@
         record_status,
         stage_updated_at,
         created_at,
-        updated_at as recorded_from,
-        cast(null as {{ naive_timestamp_type() }}) as recorded_to
-    from {{ ref('int_deals_enriched') }}
-{%- endset -%}
-{%- endif %}
+        {{ recorded_from }} as recorded_from,
+        {{ recorded_to }} as recorded_to
+    from {{ versions_source }}
+{%- endset %}
 
 {#-
     Most deals have one version. Each of those is its own visit, and the

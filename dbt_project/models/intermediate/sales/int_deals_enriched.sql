@@ -29,34 +29,22 @@ stage_categories as (
 -- joins cost 6.6 s of CPU per 10,000,000 deals, and the snapshot,
 -- deals_enhanced and this model's test each ran them). They read the table
 -- itself: a third reference to the CTE `deals` made DuckDB materialize it.
-by_stage as (
+{%- for cte, column in [('by_stage', 'deal_stage'),
+                        ('by_forecast_type', 'stage_forecast_type')] %}
+{{ cte }} as (
     select
-        labels.deal_stage,
+        labels.{{ column }},
         stage_categories.canonical_label
     from (
-        select distinct deal_stage
+        select distinct {{ column }}
         from {{ ref('int_deals_orphans_flagged') }}
     ) as labels
     inner join stage_categories
         on
-            {{ normalize_label('labels.deal_stage') }}
+            {{ normalize_label('labels.' ~ column) }}
             = stage_categories.raw_label
 ),
-
-by_forecast_type as (
-    select
-        forecast_types.stage_forecast_type,
-        stage_categories.canonical_label
-    from (
-        select distinct stage_forecast_type
-        from {{ ref('int_deals_orphans_flagged') }}
-    ) as forecast_types
-    inner join stage_categories
-        on
-            {{ normalize_label('forecast_types.stage_forecast_type') }}
-            = stage_categories.raw_label
-),
-
+{% endfor %}
 joined as (
     select
         deals.id,
