@@ -380,6 +380,20 @@ def bench_ten_million(source_duckdb: Path) -> dict[str, Any]:
     env = base_env("http://unused", target, "raw", "")
     figures = dbt_build(env, "duckdb", "10m", True)
     figures["raw_deals"] = n
+    # The same raw in DuckDB 2's own storage format (DUCKDB_STORAGE_VERSION=
+    # latest; the default file stays readable by DuckDB 1.x clients).
+    latest = WORK / "bench_10m_latest.duckdb"
+    latest.unlink(missing_ok=True)
+    con = duckdb.connect(config={"enable_progress_bar": False})
+    con.execute(f"attach '{target}' as compatible (read_only)")
+    con.execute(f"attach '{latest}' as latest (storage_version 'latest')")
+    con.execute("copy from database compatible to latest")
+    con.close()
+    target.unlink()
+    env = base_env("http://unused", latest, "raw", "")
+    env["DUCKDB_STORAGE_VERSION"] = "latest"
+    figures["storage_latest"] = dbt_build(env, "duckdb", "10m_latest", True)
+    latest.unlink()
     return figures
 
 
@@ -491,6 +505,12 @@ def render(results: dict[str, Any], previous: dict[str, Any] | None = None) -> s
                   f"sales marts and their inputs "
                   f"{round(sum(tm['models_s'].get(n) or 0 for n in SALES_NODES), 2)} s, "
                   f"peak RSS {tm['peak_rss_mb']} MB ({tm['raw_deals']:,} raw deals)."]
+        if tm.get("storage_latest"):
+            lt = tm["storage_latest"]
+            lines += ["", "The same build on a file in DuckDB 2's own storage format "
+                      f"(`DUCKDB_STORAGE_VERSION=latest`): {lt['wall_s']} s wall, dbt elapsed "
+                      f"{lt['dbt_elapsed_s']} s, deal_aggregations {lt['deal_aggregations_s']} s,"
+                      f" peak RSS {lt['peak_rss_mb']} MB."]
         old = (previous or {}).get("ten_million")
         if old:
             lines += ["", f"Previous run ({old.get('finished_at')}): "
