@@ -64,7 +64,7 @@ class FirstSyncCopyJob(DuckDbCopyJob):
                 return
             with sql_client.with_alternative_dataset_name(dataset):
                 super().run()  # dlt's insert, into the raw table
-            if has_repeated_keys(table, final, sql_client):
+            if has_repeated_keys(table, final, sql_client, grouped=True):
                 sql_client.execute_sql(_dedup_sql(table, final, sql_client))
 
 

@@ -97,14 +97,26 @@ def swap_sql(table: TTableSchema, sql_client: SqlClientBase[Any]) -> list[str]:
     ]
 
 
-def has_repeated_keys(table: TTableSchema, name: str, sql_client: SqlClientBase[Any]) -> bool:
+def has_repeated_keys(table: TTableSchema, name: str, sql_client: SqlClientBase[Any],
+                      grouped: bool = False) -> bool:
     """Does table `name` hold a primary key twice? Counting distinct keys sorts
     only the keys: 1.8 s for 3,000,000 sales activities on PostgreSQL against
-    6.7 s for the ROW_NUMBER() DELETE, needed only when an id was read twice."""
+    6.7 s for the ROW_NUMBER() DELETE, needed only when an id was read twice.
+
+    `grouped` asks with GROUP BY ... HAVING instead, for DuckDB: its
+    count(DISTINCT) does not spill, and over the 3,000,000 sales activities of
+    a 1,000,000-deal first sync it ran out of the load's 128 MB ("failed to
+    allocate data of size 32.0 MiB (97.3 MiB/122.0 MiB used)"), while the
+    grouped form spills and took 0.3 s. On PostgreSQL the grouped form took
+    3.0 s against 1.3 s for 3,000,000 keys, so it keeps count(DISTINCT)."""
     keys = primary_keys(table, sql_client)
-    dup = sql_client.execute_sql(
-        f"SELECT count(*) <> count(DISTINCT {keys if ',' not in keys else f'({keys})'})"
-        f" FROM {name}")
+    if grouped:
+        dup = sql_client.execute_sql(
+            f"SELECT EXISTS (SELECT 1 FROM {name} GROUP BY {keys} HAVING count(*) > 1)")
+    else:
+        dup = sql_client.execute_sql(
+            f"SELECT count(*) <> count(DISTINCT {keys if ',' not in keys else f'({keys})'})"
+            f" FROM {name}")
     return bool(dup and dup[0][0])
 
 

@@ -5,6 +5,7 @@ dlt's merge (rows already there, or a second file of the same table)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import duckdb as duckdb_lib
 import pyarrow as pa
 import pytest
 
+from extract.config import duckdb_config
 from extract.duckdb_load import duckdb
 
 COLUMNS: Any = {
@@ -157,3 +159,30 @@ def test_an_empty_or_filled_raw_table_ends_with_the_same_rows(tmp_path, rows_the
     _load(path, tmp_path, FIRST)
     expected = {1: "new", 2: "new", 3: "only"}
     assert _names(path) == (expected if not rows_there else {**expected, 9: "seed"})
+
+
+def test_a_first_sync_of_three_million_ids_loads_under_the_memory_limit(tmp_path):
+    """The sales activities of a 1,000,000-deal first sync are 3,000,000 rows.
+    The repeated-id check after the straight insert must spill, not run out of
+    the load's memory limit (count(DISTINCT id) did, and the run failed)."""
+    import extract.defaults  # noqa: F401 (sets the limit, as for every run)
+
+    assert "memory_limit" in os.environ["DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"]
+    n = 3_000_000
+    page = pa.table({"id": pa.array(range(1, n + 1), pa.int64()),
+                     "updated_at": pa.array([datetime(2026, 1, 1)] * n, pa.timestamp("us", "UTC")),
+                     # as wide as those rows: the load holds them in memory
+                     "name": pa.array([f"{i:060d}" for i in range(n)], pa.string())})
+    path = tmp_path / "crm.duckdb"
+    # the file as the extractor creates it (1.x-readable format), where
+    # count(DISTINCT id) ran out of memory
+    duckdb_lib.connect(str(path), config=duckdb_config()).close()
+    pipeline = dlt.pipeline(pipeline_name="duckload", dataset_name="raw",
+                            destination=duckdb(str(path)),
+                            pipelines_dir=str(tmp_path / "pipelines"))
+    pipeline.run(dlt.resource([page], name="deals", primary_key="id", columns=COLUMNS,
+                              write_disposition={"disposition": "merge",
+                                                 "strategy": "delete-insert"}),
+                 loader_file_format="parquet")
+    assert _query(path, "select count(*), count(distinct id) from raw.deals") == [(n, n)]
+    assert _query(path, "select count(*) from raw_staging.deals") == [(0,)]
