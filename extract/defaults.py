@@ -19,20 +19,22 @@ os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")
 # Memory stays flat whatever the CRM's size (make bench: peak RSS at 100,000
 # deals 567 MB -> ~370 MB): Arrow hands freed buffers back to the system
 # instead of keeping them in its own pool, and DuckDB's load (dlt's merge)
-# spills to disk beyond 128 MB. Both are overridable the usual way.
+# spills to disk beyond 64 MB, on one thread. Both are overridable the usual way.
 # Without `preserve_insertion_order` off, the merge's de-duplicating window
 # over a 3,000,000-row first sync (sales activities at 1,000,000 deals) ran
-# out of those 128 MB instead of spilling; raw tables have no order to keep.
-# DuckDB takes more than its limit (buffers outside it, one set per thread):
-# the seven entity tables of a 1,000,000-deal first sync (their files at
-# 100,000 deals ten times over) loaded one after the other peaked at +205 MB
-# over the process with 2 threads and 128 MB (sales activities alone: +193
-# MB, +177 MB with 1 thread, in about twice the time: 2 threads kept). 64 MB
-# ran out of memory on those files with 2 threads, and in a real
-# 1,000,000-deal load with 1 thread.
+# out of its limit instead of spilling; raw tables have no order to keep.
+# DuckDB takes more than its limit (buffers outside it, one set per thread),
+# and what an insert needs grows with its threads: the seven entity tables of
+# a 1,000,000-deal first sync replayed from their files took the process
+# +163 MB with 128 MB and 2 threads (the earlier default), +131 MB with 96 MB
+# and 2, +93 MB with 64 MB and 1 (7.6 s -> 12.8 s). 80 MB with 2 threads and
+# 32 MB with 1 ran out of memory on the deals file, so 64 MB on one thread
+# keeps the margin per thread 128 MB on two had. In a real 1,000,000-deal
+# first sync: peak RSS 364 MB -> 301 MB, load step 9.7 s -> 14.7 s of 231 s.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 os.environ.setdefault("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG",
-                      '{"memory_limit": "128MB", "preserve_insertion_order": false}')
+                      ('{"memory_limit": "64MB", "threads": 1,'
+                       ' "preserve_insertion_order": false}'))
 
 
 class _NoPandas(importlib.abc.MetaPathFinder):

@@ -19,10 +19,9 @@ there and takes dlt's way (staging, then merge), so the result is dlt's in
 every case. Anything unusual (several files, nested tables, another merge
 strategy, hard-delete or merge-key hints) takes dlt's way too.
 
-Memory: the insert runs under the configured limit (128 MB,
-extract/defaults.py). At 64 MB it used less memory (the largest file of a
-replayed 1,000,000-deal load: +82 MB against +140 MB) but a real
-1,000,000-deal first sync ran out of it, twice.
+Memory: the insert runs under the configured limit (64 MB on one thread,
+extract/defaults.py, which gives the figures). The check for repeated ids
+groups, which spills; count(DISTINCT id) does not, and ran out of memory.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ TARGET_MARK = "crm_target"  # in the working folder: the database its packages b
 def load(pipeline: dlt.Pipeline) -> None:
     """`pipeline.load()`, one job at a time into DuckDB.
 
-    DuckDB's load jobs share one database and its memory limit (128 MB,
-    extract/defaults.py). At 1,000,000 deals the merges of sales activities
+    DuckDB's load jobs share one database and its memory limit
+    (extract/defaults.py). At 1,000,000 deals the merges of sales activities
     and tasks side by side ran out of it and the first sync failed; one after
     the other they spill, and the four largest tables load in about the same
     time (24.7 s against 22.7 s side by side, measured on their files).

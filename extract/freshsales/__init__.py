@@ -576,8 +576,8 @@ class _Batcher:
     table's hints once per item it receives, whatever its size (measured at
     100,000 deals: about a tenth of the extractor's CPU with 1,000-row items).
     5,000 is dlt's `buffer_max_items`, so the parquet row groups keep their
-    size: with 20,000-row groups DuckDB's load ran out of its 128 MB at
-    1,000,000 deals.
+    size: with 20,000-row groups DuckDB's load ran out of its memory limit
+    (then 128 MB) at 1,000,000 deals.
     """
 
     def __init__(self, entity: str, record_format: str, batch_rows: int,
