@@ -218,7 +218,7 @@ def run_extract(
                     moved = quarantine(pipeline, workdir)
                     message = (f"loading failed ({message or first_line(exc)}); the load "
                                f"package was moved to {moved}; the next run reads its pages "
-                               "again")
+                               "again" + _memory_hint(destination, message or str(exc)))
                 if message:
                     raise ExtractError(message) from exc
                 raise
@@ -232,6 +232,16 @@ def run_extract(
     return summary
 
 
+def _memory_hint(destination: str, message: str) -> str:
+    """What to change when DuckDB's load ran out of its memory limit: the next
+    run would load the same files under the same limit."""
+    if destination != "duckdb" or "Out of Memory" not in message:
+        return ""
+    return (f"; DuckDB's load ran out of its memory limit: raise memory_limit in {DUCKDB_LOAD_ENV}"
+            f" (now {os.environ.get(DUCKDB_LOAD_ENV, '')})")
+
+
+DUCKDB_LOAD_ENV = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
 KILL_AT_ENV = "CRM_EXTRACT_TEST_KILL_AT"
 
 

@@ -130,6 +130,28 @@ def test_postgres_unreachable_is_one_clear_line(tmp_path):
                     pipelines_dir=tmp_path / "p")
 
 
+def test_a_load_out_of_duckdbs_memory_names_the_setting_and_the_next_run_converges(tmp_path):
+    """The load runs under a small memory limit; a CRM whose rows need more
+    must say what to raise, since the next run would meet the same limit."""
+    setting = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
+    tiny = '{"memory_limit": "2MB", "threads": 1, "preserve_insertion_order": false}'
+    with sandbox() as sb:
+        env = _env(tmp_path, CRM_BASE_URL=sb.base_url, CRM_API_TOKEN=sb.api_key,
+                   **{setting: tiny})
+        failed = _cli(tmp_path, env=env)
+        assert failed.returncode != 0
+        lines = failed.stderr.strip().splitlines()
+        assert len(lines) == 1, failed.stderr
+        assert "Out of Memory" in lines[0]
+        assert f"raise memory_limit in {setting} (now {tiny})" in lines[0]
+        assert "Traceback" not in failed.stdout + failed.stderr
+        env.pop(setting)
+        done = _cli(tmp_path, env=env)
+        assert done.returncode == 0, done.stderr
+    rows = query(tmp_path / "cli.duckdb", "select count(*) from raw.deals")
+    assert rows == [(sb.state.gen.sizes["deals"],)]
+
+
 def test_disk_full_is_explained():
     """ENOSPC deep inside a dlt step failure becomes one line (no small disk to fill here)."""
     try:
