@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +23,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import dlt
+import numpy as np
 import orjson
 import pyarrow as pa
 from dlt.common.schema.typing import TTableSchemaColumns
@@ -350,7 +352,7 @@ def _list_pages(
     known = bool(cursors or positions)  # raw may hold rows of this CRM to mark deleted
     due = sweep.due(parse_ts(sweeps.get(crm_key)), datetime.now(UTC))
     batcher = _Batcher(entity, record_format, batch_rows)
-    seen: set[Any] = set()
+    seen = _SeenIds()
     complete = due
     for view in views:
         if sweep.forced:  # asked for: from page 1, even where a stopped run left a position
@@ -400,20 +402,59 @@ def _list_pages(
     yield from batcher.ensure_table()
 
 
-def _unseen_rows(ctx: RunContext, table: str, seen: set[Any]) -> list[dict[str, Any]]:
+class _SeenIds:
+    """The ids a sweep met, 8 bytes each: a Python set of the 3,000,000 sales
+    activities of a 1,000,000-deal CRM held about 230 MB through the sweep."""
+
+    def __init__(self) -> None:
+        self._ints = array("q")
+        self._other: set[Any] = set()  # any id that is not a 64-bit integer
+        self._sorted: Any = None
+
+    def update(self, ids: Iterable[Any]) -> None:
+        for crm_id in ids:
+            if type(crm_id) is int and -(2 ** 63) <= crm_id < 2 ** 63:
+                self._ints.append(crm_id)
+            else:
+                self._other.add(crm_id)
+
+    def unseen(self, ids: Sequence[Any]) -> list[Any]:
+        """Those of `ids` never met, in their order."""
+        if self._sorted is None:
+            self._sorted = np.unique(np.frombuffer(self._ints, dtype=np.int64))
+            self._ints = array("q")
+        ints = [i for i in ids if type(i) is int and -(2 ** 63) <= i < 2 ** 63]
+        met: set[Any] = set()
+        if ints and len(self._sorted):
+            values = np.array(ints, dtype=np.int64)
+            at = np.minimum(np.searchsorted(self._sorted, values), len(self._sorted) - 1)
+            met = set(values[self._sorted[at] == values].tolist())
+        return [i for i in ids if i not in met and i not in self._other]
+
+
+# The latest version of each row (the filesystem destination appends
+# versions; a NULL `_extracted_at` is the oldest), when it is not deleted.
+_LIVE_IDS = """select id from (
+    select id, is_deleted, row_number() over (
+        partition by id order by _extracted_at desc nulls last) as _crm_version
+    from {name}
+) as latest where _crm_version = 1 and not coalesce(is_deleted, false)"""
+
+
+def _unseen_rows(ctx: RunContext, table: str, seen: _SeenIds) -> list[dict[str, Any]]:
     """The live rows of raw `table` whose id a complete sweep did not meet, as
     records marked deleted (each row's latest version: the filesystem
-    destination appends versions)."""
+    destination appends versions). The destination finds the live ids; they
+    are compared with what the sweep met a chunk at a time, so memory holds
+    the ids met and the rows gone, not the table."""
     try:
         with ctx.raw_lock, ctx.raw_sql as sql:
             name = sql.make_qualified_table_name(table)
-            rows = sql.execute_sql(f"select id, is_deleted, _extracted_at from {name}") or []
-            latest: dict[Any, tuple[Any, Any]] = {}
-            for crm_id, deleted, extracted in rows:
-                if crm_id not in latest or _later(extracted, latest[crm_id][1]):
-                    latest[crm_id] = (deleted, extracted)
-            gone = sorted(i for i, (deleted, _) in latest.items()
-                          if not deleted and i not in seen)
+            gone: list[Any] = []
+            with sql.execute_query(_LIVE_IDS.format(name=name)) as cursor:
+                while chunk := cursor.fetchmany(100_000):
+                    gone.extend(seen.unseen([crm_id for (crm_id,) in chunk]))
+            gone.sort()
             found: dict[Any, dict[str, Any]] = {}
             for chunk in range(0, len(gone), 1000):
                 ids = ", ".join(str(int(i)) for i in gone[chunk:chunk + 1000])

@@ -319,3 +319,36 @@ def test_a_plain_dlt_pipeline_selects_with_with_resources_and_sweeps(tmp_path):
                                        full_sweep=True).with_resources("tasks"))
         assert {i for i, (_, d) in _raw(db, "tasks").items() if d} == set(gone)
         assert _live(db, "tasks") == _stamps(api, "tasks")
+
+
+def test_a_sweep_on_parquet_marks_the_latest_versions_deleted_once(tmp_path):
+    """The filesystem destination appends versions: the sweep compares the
+    latest version of each id, so a task deleted in the CRM gets one new
+    version marked deleted, and a second sweep marks nothing again."""
+    import duckdb
+
+    from extract.pipeline import run_extract
+
+    out = tmp_path / "raw_parquet"
+    with sandbox(**TINY) as sb:
+        api = ListApi(sb)
+        options: dict[str, Any] = dict(destination="filesystem", base_url=sb.base_url,
+                                       api_key=sb.api_key, bucket_url=str(out),
+                                       pipelines_dir=tmp_path / "pipelines")
+        run_extract(**options)
+        gone = api.mutate(entity="tasks", count=3, delete=True)["ids"]
+        first = run_extract(**options, full_sweep=True)
+        second = run_extract(**options, full_sweep=True)
+        live = _stamps(api, "tasks")
+    assert first["lists"]["tasks"]["marked_deleted"] == 3
+    assert second["lists"]["tasks"]["marked_deleted"] == 0
+    files = str(out / "raw" / "tasks" / "*.parquet")
+    with duckdb.connect() as con:
+        latest = con.execute(f"""select id, updated_at, is_deleted from (
+            select *, row_number() over (partition by id order by _extracted_at desc) as n
+            from read_parquet('{files}', union_by_name = true)) where n = 1""").fetchall()
+        deleted_versions = con.execute(f"""select count(*) from read_parquet('{files}',
+            union_by_name = true) where is_deleted""").fetchone()
+    assert {i for i, _, d in latest if d} == set(gone)
+    assert {i: s.astimezone(UTC) for i, s, d in latest if not d} == live
+    assert deleted_versions == (3,)
