@@ -19,23 +19,18 @@ os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")
 # Memory stays flat whatever the CRM's size (make bench: peak RSS at 100,000
 # deals 567 MB -> ~370 MB): Arrow hands freed buffers back to the system
 # instead of keeping them in its own pool, and DuckDB's load (dlt's merge)
-# spills to disk beyond 64 MB, on one thread. Both are overridable the usual way.
+# spills to disk beyond 128 MB. Both are overridable the usual way.
 # Without `preserve_insertion_order` off, the merge's de-duplicating window
 # over a 3,000,000-row first sync (sales activities at 1,000,000 deals) ran
-# out of its limit instead of spilling; raw tables have no order to keep.
-# DuckDB takes more than its limit (buffers outside it, one set per thread),
-# and what an insert needs grows with its threads: the seven entity tables of
-# a 1,000,000-deal first sync replayed from their files took the process
-# +163 MB with 128 MB and 2 threads (the earlier default), +131 MB with 96 MB
-# and 2, +93 MB with 64 MB and 1 (7.6 s -> 12.8 s). 80 MB with 2 threads and
-# 32 MB with 1 ran out of memory on the deals file, so 64 MB on one thread
-# keeps the margin per thread 128 MB on two had. In a real 1,000,000-deal
-# first sync: peak RSS 364 MB -> 301 MB, load step 9.7 s -> 14.7 s of 231 s.
+# out of those 128 MB instead of spilling; raw tables have no order to keep.
+# A first sync's straight insert runs under less (extract/duckdb_load.py).
+# 64 MB on one thread for every load ran out of memory in the merges of a
+# sweep at 1,000,000 deals (every task, appointment and sales activity loaded
+# again into full tables).
+DUCKDB_LOAD_ENV = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
+DUCKDB_LOAD_DEFAULT = '{"memory_limit": "128MB", "preserve_insertion_order": false}'
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-os.environ.setdefault("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG",
-                      ('{"memory_limit": "64MB", "threads": 1,'
-                       ' "preserve_insertion_order": false}'))
-
+os.environ.setdefault(DUCKDB_LOAD_ENV, DUCKDB_LOAD_DEFAULT)
 
 class _NoPandas(importlib.abc.MetaPathFinder):
     def find_spec(self, name: str, path: Sequence[str] | None = None,

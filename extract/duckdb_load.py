@@ -19,13 +19,25 @@ there and takes dlt's way (staging, then merge), so the result is dlt's in
 every case. Anything unusual (several files, nested tables, another merge
 strategy, hard-delete or merge-key hints) takes dlt's way too.
 
-Memory: the insert runs under the configured limit (64 MB on one thread,
-extract/defaults.py, which gives the figures). The check for repeated ids
-groups, which spills; count(DISTINCT id) does not, and ran out of memory.
+Memory: dlt's merge runs under the configured limit (128 MB on two threads,
+extract/defaults.py); the straight insert narrows it to 64 MB on one thread
+while it runs, unless the user set their own. DuckDB takes more than its
+limit (buffers outside it, one set per thread), and what an insert needs
+grows with its threads: the seven entity tables of a 1,000,000-deal first
+sync replayed from their files took the process +163 MB with 128 MB on two
+threads, +131 MB with 96 MB on two, +93 MB with 64 MB on one (7.6 s ->
+12.8 s). 80 MB on two threads and 32 MB on one ran out of memory on the
+deals file, so 64 MB on one keeps the margin per thread that 128 MB on two
+has. In a real 1,000,000-deal first sync: peak RSS 364 MB -> 301 MB, load
+step 9.7 s -> 14.7 s of 231 s. The check for repeated ids groups, which
+spills; count(DISTINCT id) does not, and ran out of memory.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -36,6 +48,7 @@ from dlt.destinations import duckdb as dlt_duckdb
 from dlt.destinations.impl.duckdb.configuration import DuckDbClientConfiguration
 from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
 
+from extract.defaults import DUCKDB_LOAD_DEFAULT, DUCKDB_LOAD_ENV
 from extract.pg_load import dedup_order_by, has_repeated_keys, plain_merge_table, primary_keys
 
 __all__ = ["duckdb"]
@@ -61,10 +74,32 @@ class FirstSyncCopyJob(DuckDbCopyJob):
                     f"SELECT 1 FROM {final} LIMIT 1"):
                 super().run()  # dlt's insert, into the staging table
                 return
-            with sql_client.with_alternative_dataset_name(dataset):
-                super().run()  # dlt's insert, into the raw table
-            if has_repeated_keys(table, final, sql_client, grouped=True):
-                sql_client.execute_sql(_dedup_sql(table, final, sql_client))
+            with _first_sync_settings(sql_client):
+                with sql_client.with_alternative_dataset_name(dataset):
+                    super().run()  # dlt's insert, into the raw table
+                if has_repeated_keys(table, final, sql_client, grouped=True):
+                    sql_client.execute_sql(_dedup_sql(table, final, sql_client))
+
+
+FIRST_SYNC_SETTINGS = {"memory_limit": "64MB", "threads": "1"}
+
+
+@contextmanager
+def _first_sync_settings(sql_client: Any) -> Iterator[None]:
+    """DuckDB's memory limit and threads narrowed for the straight insert, then
+    put back; left alone when the user configured the load's DuckDB."""
+    if os.environ.get(DUCKDB_LOAD_ENV, DUCKDB_LOAD_DEFAULT) != DUCKDB_LOAD_DEFAULT:
+        yield
+        return
+    before = {name: sql_client.execute_sql(f"SELECT current_setting('{name}')")[0][0]
+              for name in FIRST_SYNC_SETTINGS}
+    for name, value in FIRST_SYNC_SETTINGS.items():
+        sql_client.execute_sql(f"SET {name} = '{value}'")
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            sql_client.execute_sql(f"SET {name} = '{value}'")
 
 
 def _only_file(file_path: str) -> bool:

@@ -57,6 +57,7 @@ from extract.checks import (
     raw_parquet_url,
 )
 from extract.config import REPO_ROOT, PgSettings, objects_setting
+from extract.defaults import DUCKDB_LOAD_ENV
 from extract.errors import (
     BudgetStopped,
     DestinationUnavailable,
@@ -241,7 +242,6 @@ def _memory_hint(destination: str, message: str) -> str:
             f" (now {os.environ.get(DUCKDB_LOAD_ENV, '')})")
 
 
-DUCKDB_LOAD_ENV = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
 KILL_AT_ENV = "CRM_EXTRACT_TEST_KILL_AT"
 
 
