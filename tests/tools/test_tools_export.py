@@ -13,10 +13,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from export_helpers import export_day as _day
 
 from extract.tools.db import type_family
-
-TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 
 
 def _column_types(world: Any, schema: str, table: str) -> dict[str, str]:
@@ -74,7 +73,8 @@ def test_one_file_per_table_and_format_named_by_date(world: Any, exported: Path)
         "select table_name from information_schema.tables where table_schema = 'marts'"
     )]
     assert set(tables) >= {"accounts", "contacts", "deals", "deal_aggregations"}
-    expected = {f"{TODAY}_{t}.{ext}" for t in tables for ext in ("json", "csv", "parquet")}
+    day = _day(exported)
+    expected = {f"{day}_{t}.{ext}" for t in tables for ext in ("json", "csv", "parquet")}
     assert {p.name for p in exported.iterdir()} == expected
 
 
@@ -84,26 +84,26 @@ def test_csv_json_parquet_read_back_equal_the_mart(world: Any, exported: Path, t
     expected = _sorted(_mart(world, table))
     assert expected, f"marts.{table} should not be empty in this test"
 
-    with open(exported / f"{TODAY}_{table}.csv", newline="") as handle:
+    with open(exported / f"{_day(exported)}_{table}.csv", newline="") as handle:
         reader = csv.DictReader(handle)
         assert reader.fieldnames == list(types)
         from_csv = [tuple(_parse(row[c], types[c]) for c in types) for row in reader]
     assert _sorted(from_csv) == expected
 
-    with open(exported / f"{TODAY}_{table}.json") as handle:
+    with open(exported / f"{_day(exported)}_{table}.json") as handle:
         records = json.load(handle, parse_float=Decimal)
     assert isinstance(records, list)
     from_json = [tuple(_from_json(r[c], types[c]) for c in types) for r in records]
     assert _sorted(from_json) == expected
 
-    parquet = pq.read_table(exported / f"{TODAY}_{table}.parquet")
+    parquet = pq.read_table(exported / f"{_day(exported)}_{table}.parquet")
     assert parquet.column_names == list(types)
     from_parquet = [tuple(r[c] for c in types) for r in parquet.to_pylist()]
     assert _sorted(from_parquet) == expected
 
 
 def test_decimals_are_exact_in_json(world: Any, exported: Path) -> None:
-    text = (exported / f"{TODAY}_deals.json").read_text()
+    text = (exported / f"{_day(exported)}_deals.json").read_text()
     records = json.loads(text, parse_float=Decimal)
     sizes = {r["id"]: r["deal_size"] for r in records}
     for crm_id, size in world.query("select id, deal_size from marts.deals"):
@@ -114,10 +114,10 @@ def test_decimals_are_exact_in_json(world: Any, exported: Path) -> None:
 def test_empty_table_gives_header_only_csv_and_empty_array(world: Any, exported: Path) -> None:
     assert world.query("select count(*) from marts.rejected_records") == [(0,)]
     columns = list(_column_types(world, "marts", "rejected_records"))
-    lines = (exported / f"{TODAY}_rejected_records.csv").read_text().splitlines()
+    lines = (exported / f"{_day(exported)}_rejected_records.csv").read_text().splitlines()
     assert lines == [",".join(columns)]
-    assert json.loads((exported / f"{TODAY}_rejected_records.json").read_text()) == []
-    parquet = pq.read_table(exported / f"{TODAY}_rejected_records.parquet")
+    assert json.loads((exported / f"{_day(exported)}_rejected_records.json").read_text()) == []
+    parquet = pq.read_table(exported / f"{_day(exported)}_rejected_records.parquet")
     assert parquet.num_rows == 0 and parquet.column_names == columns
 
 
@@ -126,7 +126,7 @@ def test_jsonl_and_table_selection(world: Any, tmp_path: Path, cli: Any) -> None
                  "--tables", "deals")
     assert result.code == 0, result.err
     files = list(tmp_path.iterdir())
-    assert [f.name for f in files] == [f"{TODAY}_deals.jsonl"]
+    assert [f.name for f in files] == [f"{_day(tmp_path)}_deals.jsonl"]
     lines = files[0].read_text().splitlines()
     assert len(lines) == world.query("select count(*) from marts.deals")[0][0]
     assert all(json.loads(line)["deal_id"] for line in lines)
@@ -136,9 +136,10 @@ def test_raw_layer_exports_without_dlt_tables(world: Any, tmp_path: Path, cli: A
     result = cli("export", "--out", str(tmp_path), "--layer", "raw", "--format", "csv")
     assert result.code == 0, result.err
     names = {p.name for p in tmp_path.iterdir()}
-    assert f"{TODAY}_deals.csv" in names and f"{TODAY}_deal_stages.csv" in names
+    day = _day(tmp_path)
+    assert f"{day}_deals.csv" in names and f"{day}_deal_stages.csv" in names
     assert not any("_dlt_" in n for n in names)
-    with open(tmp_path / f"{TODAY}_deals.csv", newline="") as handle:
+    with open(tmp_path / f"{_day(tmp_path)}_deals.csv", newline="") as handle:
         assert sum(1 for _ in csv.DictReader(handle)) == world.query(
             "select count(*) from raw.deals")[0][0]
 
@@ -214,23 +215,24 @@ def test_postgres_export_round_trip(pg_schema: str, tmp_path: Path, cli: Any) ->
     families = ["int", "int", "text", "decimal", "text", "date", "timestamp"]
     names = ["id", "deal_id", "deal_name", "deal_size", "deal_stage", "expected", "created_at"]
 
-    records = json.loads((tmp_path / f"{TODAY}_deals.json").read_text(), parse_float=Decimal)
+    day = _day(tmp_path)
+    records = json.loads((tmp_path / f"{day}_deals.json").read_text(), parse_float=Decimal)
     got = [tuple(_from_json(r[n], f) for n, f in zip(names, families, strict=True))
            for r in records]
     assert sorted(got, key=lambda r: r[0]) == expected
     assert records[0]["seen_at"] == "2024-03-01T08:00:00.123+00:00"  # UTC, ISO 8601
 
-    with open(tmp_path / f"{TODAY}_deals.csv", newline="") as handle:
+    with open(tmp_path / f"{_day(tmp_path)}_deals.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     got = [tuple(_parse(r[n], f) if f != "text" else (r[n] or None)
                  for n, f in zip(names, families, strict=True)) for r in rows]
     assert sorted(got, key=lambda r: r[0]) == expected
 
-    table = pq.read_table(tmp_path / f"{TODAY}_deals.parquet")
+    table = pq.read_table(tmp_path / f"{_day(tmp_path)}_deals.parquet")
     assert str(table.schema.field("deal_size").type) == "decimal128(18, 2)"
     got = [tuple(r[n] for n in names) for r in table.to_pylist()]
     assert sorted(got, key=lambda r: r[0]) == expected
 
-    assert (tmp_path / f"{TODAY}_rejected_records.csv").read_text() == "entity,crm_id\n"
-    assert json.loads((tmp_path / f"{TODAY}_rejected_records.json").read_text()) == []
-    assert pq.read_table(tmp_path / f"{TODAY}_rejected_records.parquet").num_rows == 0
+    assert (tmp_path / f"{_day(tmp_path)}_rejected_records.csv").read_text() == "entity,crm_id\n"
+    assert json.loads((tmp_path / f"{_day(tmp_path)}_rejected_records.json").read_text()) == []
+    assert pq.read_table(tmp_path / f"{_day(tmp_path)}_rejected_records.parquet").num_rows == 0

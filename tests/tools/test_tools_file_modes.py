@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from export_helpers import export_day as _day
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 TOKEN = "tok3n-that-must-never-be-printed"
 
 
@@ -56,7 +57,7 @@ def test_export_files_are_private_under_a_permissive_umask(world: Any, tmp_path:
     assert done.returncode == 0, done.stderr
     files = sorted(out.iterdir())
     assert {p.suffix for p in files} == {".json", ".csv", ".parquet"}
-    assert f"{TODAY}_deals.csv" in {p.name for p in files}
+    assert f"{_day(out)}_deals.csv" in {p.name for p in files}
     assert {p.name: oct(_mode(p)) for p in files} == {p.name: "0o600" for p in files}
     assert _mode(out) == 0o700
 
@@ -65,10 +66,12 @@ def test_export_over_world_readable_files_leaves_them_private(world: Any, tmp_pa
     out = tmp_path / "exports"
     out.mkdir(mode=0o755)
     out.chmod(0o755)
-    old = out / f"{TODAY}_accounts.csv"
+    # the files today's export overwrites (a run at midnight could miss them)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    old = out / f"{today}_accounts.csv"
     old.write_text("stale\n")
     old.chmod(0o644)
-    stale_part = out / f"{TODAY}_accounts.json.part"
+    stale_part = out / f"{today}_accounts.json.part"
     stale_part.write_text("left by a killed run\n")
     stale_part.chmod(0o666)
     done = _with_umask_022(
@@ -76,9 +79,9 @@ def test_export_over_world_readable_files_leaves_them_private(world: Any, tmp_pa
                        "--format", "csv,json"), dict(os.environ))
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        f"{TODAY}_accounts.csv", f"{TODAY}_accounts.json"]
+        f"{today}_accounts.csv", f"{today}_accounts.json"]
     assert _mode(old) == 0o600 and old.read_text() != "stale\n"
-    assert _mode(out / f"{TODAY}_accounts.json") == 0o600
+    assert _mode(out / f"{today}_accounts.json") == 0o600
     assert _mode(out) == 0o755  # a folder the user made keeps the mode they gave it
 
 
@@ -129,7 +132,7 @@ def test_cron_run_writes_everything_privately(world: Any, tmp_path: Path) -> Non
     assert "extract_crm_data: done" in log.read_text()
     assert _mode(log) == 0o600
     assert _mode(database) == 0o600
-    assert f"{TODAY}_deals.csv" in {p.name for p in out.iterdir()}
+    assert f"{_day(out)}_deals.csv" in {p.name for p in out.iterdir()}
     for folder in (out, target, logs, tmp_path / "pipelines"):
         assert _loose(folder) == []
 
