@@ -32,6 +32,7 @@ DUCKDB_LOAD_DEFAULT = '{"memory_limit": "128MB", "preserve_insertion_order": fal
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 os.environ.setdefault(DUCKDB_LOAD_ENV, DUCKDB_LOAD_DEFAULT)
 
+
 class _NoPandas(importlib.abc.MetaPathFinder):
     def find_spec(self, name: str, path: Sequence[str] | None = None,
                   target: Any = None) -> None:

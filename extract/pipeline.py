@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import json
 import os
 import signal
 import time
@@ -238,8 +239,12 @@ def _memory_hint(destination: str, message: str) -> str:
     run would load the same files under the same limit."""
     if destination != "duckdb" or "Out of Memory" not in message:
         return ""
-    return (f"; DuckDB's load ran out of its memory limit: raise memory_limit in {DUCKDB_LOAD_ENV}"
-            f" (now {os.environ.get(DUCKDB_LOAD_ENV, '')})")
+    try:  # only the limit: the rest of that config may hold credentials
+        now = f" (now {json.loads(os.environ[DUCKDB_LOAD_ENV])['memory_limit']})"
+    except (KeyError, TypeError, ValueError):
+        now = ""
+    return ("; DuckDB's load ran out of its memory limit: raise memory_limit in "
+            f"{DUCKDB_LOAD_ENV}{now}")
 
 
 KILL_AT_ENV = "CRM_EXTRACT_TEST_KILL_AT"

@@ -413,7 +413,7 @@ class _SeenIds:
 
     def update(self, ids: Iterable[Any]) -> None:
         for crm_id in ids:
-            if type(crm_id) is int and -(2 ** 63) <= crm_id < 2 ** 63:
+            if _int64(crm_id):
                 self._ints.append(crm_id)
             else:
                 self._other.add(crm_id)
@@ -423,13 +423,17 @@ class _SeenIds:
         if self._sorted is None:
             self._sorted = np.unique(np.frombuffer(self._ints, dtype=np.int64))
             self._ints = array("q")
-        ints = [i for i in ids if type(i) is int and -(2 ** 63) <= i < 2 ** 63]
+        ints = [i for i in ids if _int64(i)]
         met: set[Any] = set()
         if ints and len(self._sorted):
             values = np.array(ints, dtype=np.int64)
             at = np.minimum(np.searchsorted(self._sorted, values), len(self._sorted) - 1)
             met = set(values[self._sorted[at] == values].tolist())
         return [i for i in ids if i not in met and i not in self._other]
+
+
+def _int64(value: Any) -> bool:
+    return type(value) is int and -(2 ** 63) <= value < 2 ** 63
 
 
 # The latest version of each row (the filesystem destination appends

@@ -143,7 +143,7 @@ def test_a_load_out_of_duckdbs_memory_names_the_setting_and_the_next_run_converg
         lines = failed.stderr.strip().splitlines()
         assert len(lines) == 1, failed.stderr
         assert "Out of Memory" in lines[0]
-        assert f"raise memory_limit in {setting} (now {tiny})" in lines[0]
+        assert lines[0].endswith(f"raise memory_limit in {setting} (now 2MB)")
         assert "Traceback" not in failed.stdout + failed.stderr
         env.pop(setting)
         done = _cli(tmp_path, env=env)

@@ -282,7 +282,28 @@ def test_a_selector_error_body_is_an_error_never_a_row(raw):
         assert raw.sql("select id, display_name from {raw}.owners order by id") == owners
 
 
-def test_a_package_that_cannot_load_is_moved_aside_and_its_pages_read_again(tmp_path):
+def _not_parquet(job: Path) -> None:
+    job.write_bytes(b"PAR1 this is not a parquet file")
+
+
+def _id_not_a_number(job: Path) -> None:
+    """A valid file whose `id` the raw table's bigint cannot hold: the insert
+    fails while it runs, which aborts the load's transaction."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(job)
+    at = table.column_names.index("id")
+    table = table.set_column(at, "id", pa.array(["not-a-number"] * table.num_rows))
+    pq.write_table(table, job)
+
+
+@pytest.mark.parametrize(("spoil", "cause"), [
+    (_not_parquet, "No magic bytes found"),
+    (_id_not_a_number, "Conversion Error"),
+])
+def test_a_package_that_cannot_load_is_moved_aside_and_its_pages_read_again(
+        tmp_path, spoil, cause):
     db = tmp_path / "cli.duckdb"
     with sandbox() as sb:
         api = Api(sb)
@@ -293,13 +314,14 @@ def test_a_package_that_cannot_load_is_moved_aside_and_its_pages_read_again(tmp_
         jobs = list((tmp_path / "pipelines").glob("*/load/normalized/*/new_jobs/deals.*.parquet"))
         assert jobs
         for job in jobs:
-            job.write_bytes(b"PAR1 this is not a parquet file")
+            spoil(job)
         notes: list[str] = []
         summary = run_extract(destination="duckdb", base_url=sb.base_url, api_key=sb.api_key,
                               duckdb_path=db, pipelines_dir=tmp_path / "pipelines",
                               notify=notes.append)
         assert len(notes) == 1
         assert "a load package left by an earlier run failed to load" in notes[0]
+        assert cause in notes[0]  # the file's fault, not what came after it
         moved = next((tmp_path / "pipelines" / "quarantine").glob("*/*"))
         assert str(moved) in notes[0]
         assert list(moved.rglob("deals.*.parquet"))
